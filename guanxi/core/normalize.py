@@ -1,0 +1,118 @@
+"""Normalization of what people type: phone numbers, emails, names.
+
+Shared by forms, the API, imports and caller lookup so that one customer typed three
+ways is still one customer.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext as _
+
+_CJK_RANGES = (
+    (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FA1F), (0x3040, 0x30FF), (0xAC00, 0xD7AF),
+)
+_PHONE_CHARS = re.compile(r"^[\d\s()+\-./]+$")
+
+
+class PhoneError(ValueError):
+    pass
+
+
+def normalize_phone(raw: str, region: str | None = None) -> str:
+    """Return ``raw`` in E.164 (``+8613812345678``), accepting any common format.
+
+    ``0138-1234-5678`` and ``138 1234 5678`` are read in the default region (CN unless
+    configured); ``+1 (415) 555-0100`` and ``00 44 20 7946 0958`` carry their own country.
+    Raises ``PhoneError`` with a translated message when the number is not valid.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise PhoneError(_("Enter a phone number."))
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    region = region or settings.GUANXI_DEFAULT_REGION
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as error:
+        raise PhoneError(_("“%(value)s” is not a phone number.") % {"value": raw}) from error
+    if not phonenumbers.is_valid_number(parsed):
+        raise PhoneError(_("“%(value)s” is not a valid phone number.") % {"value": raw})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def looks_like_phone(text: str) -> bool:
+    digits = sum(character.isdigit() for character in text)
+    return bool(_PHONE_CHARS.match(text.strip())) and digits >= 5
+
+
+def format_phone(e164: str) -> str:
+    """International format for display, e.g. ``+86 138 1234 5678``."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164, None),
+                                          phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    except phonenumbers.NumberParseException:
+        return e164
+
+
+def normalize_email(raw: str) -> str:
+    email = (raw or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise ValidationError(_("“%(value)s” is not a valid email address.") % {"value": raw}) from error
+    return email
+
+
+def is_cjk(character: str) -> bool:
+    code = ord(character)
+    return any(low <= code <= high for low, high in _CJK_RANGES)
+
+
+def has_cjk(text: str) -> bool:
+    return any(is_cjk(character) for character in text)
+
+
+def display_name(family_name: str, given_name: str) -> str:
+    """Chinese names read family name first with no space; others given name first."""
+    family_name, given_name = (family_name or "").strip(), (given_name or "").strip()
+    if has_cjk(family_name + given_name):
+        return f"{family_name}{given_name}"
+    return " ".join(part for part in (given_name, family_name) if part)
+
+
+def search_tokens(text: str) -> list[str]:
+    """Tokens for full-text search: lower-cased words, each CJK character its own token.
+
+    Both SQLite FTS5 (unicode61) and PostgreSQL ('simple' configuration) split on spaces
+    and punctuation but keep a run of Chinese characters as one word; spacing them out
+    lets "芳" or "王芳" find "王芳" on both engines with the same index text.
+    """
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    tokens: list[str] = []
+    word: list[str] = []
+    for character in text:
+        if is_cjk(character):
+            if word:
+                tokens.append("".join(word))
+                word = []
+            tokens.append(character)
+        elif character.isalnum():
+            word.append(character)
+        else:
+            if word:
+                tokens.append("".join(word))
+                word = []
+    if word:
+        tokens.append("".join(word))
+    return tokens
+
+
+def search_text(*parts: str) -> str:
+    return " ".join(token for part in parts if part for token in search_tokens(part))

@@ -1,0 +1,271 @@
+"""Every read of core records, with the access check inside.
+
+Views, the API, search, exports and reports all come through here, so record-level
+visibility (own / team / territory / all, from the access matrix) is enforced once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+
+from guanxi.core.access import scope_for
+from guanxi.core.errors import NotFound, PermissionDenied
+from guanxi.core.models import Account, AccountTeamMember, AuditLog, Contact, ContactPhone, CustomField, Territory, User, Visibility
+from guanxi.core.search import filter_full_text, phone_from_query
+
+
+# ======================================================================================
+# Scopes
+# ======================================================================================
+def territory_ids_under(territory_id: int | None) -> list[int]:
+    """The territory and all of its descendants."""
+    if territory_id is None:
+        return []
+    parents = dict(Territory.objects.values_list("id", "parent_id"))
+    found = {territory_id}
+    changed = True
+    while changed:
+        changed = False
+        for child, parent in parents.items():
+            if parent in found and child not in found:
+                found.add(child)
+                changed = True
+    return sorted(found)
+
+
+def scope_q(actor: User, scope: str, *, owner: str = "owner", team: str = "team",
+            territory: str = "territory", extra_own: Q | None = None) -> Q | None:
+    """A filter for ``scope``; ``None`` means no restriction. Field names are lookups."""
+    if scope == Visibility.ALL:
+        return None
+    if scope == Visibility.NONE:
+        return Q(pk__in=[])
+    own = Q(**{f"{owner}_id": actor.pk}) if owner else Q(pk__in=[])
+    if extra_own is not None:
+        own |= extra_own
+    if scope == Visibility.OWN:
+        return own
+    if scope == Visibility.TEAM:
+        team_ids = {actor.team_id} | set(actor.managed_teams.values_list("id", flat=True))
+        team_ids.discard(None)
+        return own | Q(**{f"{team}_id__in": sorted(team_ids)}) if team_ids else own
+    if scope == Visibility.TERRITORY:
+        ids = territory_ids_under(actor.territory_id)
+        return own | Q(**{f"{territory}_id__in": ids}) if ids else own
+    raise ValueError(f"unknown scope {scope!r}")
+
+
+def restrict(queryset: QuerySet, actor: User, object_name: str, action: str = "view", **fields) -> QuerySet:
+    """Apply the actor's scope for ``object_name``/``action`` to ``queryset``."""
+    condition = scope_q(actor, scope_for(actor, object_name, action), **fields)
+    return queryset if condition is None else queryset.filter(condition)
+
+
+def _require(actor: User, object_name: str, action: str) -> str:
+    scope = scope_for(actor, object_name, action)
+    if scope == Visibility.NONE:
+        raise PermissionDenied(f"{getattr(actor, 'role', '?')} may not {action} {object_name}")
+    return scope
+
+
+# ======================================================================================
+# Accounts
+# ======================================================================================
+def visible_accounts(actor: User, action: str = "view") -> QuerySet[Account]:
+    # "Own" accounts include the key accounts whose account team the actor is on.
+    scope = _require(actor, "account", action)
+    on_account_team = Q(pk__in=AccountTeamMember.objects.filter(user_id=actor.pk).values("account_id"))
+    condition = scope_q(actor, scope, extra_own=on_account_team)
+    return Account.objects.all() if condition is None else Account.objects.filter(condition)
+
+
+def access_account_by_id(actor: User, account_id: int, action: str = "view") -> Account:
+    try:
+        return visible_accounts(actor, action).select_related("owner", "territory", "team").get(pk=account_id)
+    except (Account.DoesNotExist, ValueError, TypeError):
+        if action != "view" and visible_accounts(actor, "view").filter(pk=account_id).exists():
+            raise PermissionDenied(f"may not {action} account {account_id}") from None
+        raise NotFound(f"account {account_id}") from None
+
+
+# ======================================================================================
+# Contacts
+# ======================================================================================
+def visible_contacts(actor: User, action: str = "view") -> QuerySet[Contact]:
+    _require(actor, "contact", action)
+    return restrict(Contact.objects.all(), actor, "contact", action)
+
+
+def access_contact_by_id(actor: User, contact_id: int, action: str = "view") -> Contact:
+    try:
+        return (visible_contacts(actor, action).select_related("account", "owner", "territory", "team")
+                .get(pk=contact_id))
+    except (Contact.DoesNotExist, ValueError, TypeError):
+        if action != "view" and visible_contacts(actor, "view").filter(pk=contact_id).exists():
+            raise PermissionDenied(f"may not {action} contact {contact_id}") from None
+        raise NotFound(f"contact {contact_id}") from None
+
+
+CONTACT_SORTS = {
+    "name": ("full_name", "id"), "-name": ("-full_name", "-id"),
+    "created": ("created_at", "id"), "-created": ("-created_at", "-id"),
+    "updated": ("updated_at", "id"), "-updated": ("-updated_at", "-id"),
+    "stage": ("lifecycle_stage", "full_name", "id"), "-stage": ("-lifecycle_stage", "-full_name", "-id"),
+}
+ACCOUNT_SORTS = {
+    "name": ("name", "id"), "-name": ("-name", "-id"),
+    "created": ("created_at", "id"), "-created": ("-created_at", "-id"),
+    "updated": ("updated_at", "id"), "-updated": ("-updated_at", "-id"),
+}
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    query: str = ""
+    lifecycle_stage: str = ""
+    value_tier: str = ""
+    owner_id: int | None = None
+    territory_id: int | None = None
+    account_id: int | None = None
+    tag: str = ""
+    custom: tuple[tuple[str, str], ...] = ()  # (key, value) pairs on custom fields
+
+
+def apply_custom_filters(queryset: QuerySet, target: str, custom: tuple[tuple[str, str], ...]) -> QuerySet:
+    """Filter on admin-defined custom fields by key; unknown keys are refused, not ignored."""
+    if not custom:
+        return queryset
+    fields = {field.key: field for field in CustomField.objects.filter(target=target, is_active=True)}
+    for key, value in custom:
+        field = fields.get(key)
+        if field is None:
+            raise NotFound(f"custom field {key!r}")
+        from guanxi.core.custom_fields import coerce_value  # local: avoids an import cycle
+
+        queryset = queryset.filter(**{f"custom_data__{key}": coerce_value(field, value)})
+    return queryset
+
+
+def contact_list(actor: User, filters: ContactFilters | None = None, sort: str = "name") -> QuerySet[Contact]:
+    """Contacts the actor may see, filtered and sorted; callers paginate."""
+    filters = filters or ContactFilters()
+    queryset = visible_contacts(actor).select_related("account", "owner")
+    if filters.query:
+        queryset = search_contacts_queryset(queryset, filters.query)
+    if filters.lifecycle_stage:
+        queryset = queryset.filter(lifecycle_stage=filters.lifecycle_stage)
+    if filters.value_tier:
+        queryset = queryset.filter(value_tier=filters.value_tier)
+    if filters.owner_id:
+        queryset = queryset.filter(owner_id=filters.owner_id)
+    if filters.territory_id:
+        queryset = queryset.filter(territory_id=filters.territory_id)
+    if filters.account_id:
+        queryset = queryset.filter(account_id=filters.account_id)
+    if filters.tag:
+        queryset = queryset.filter(tags__name=filters.tag)
+    queryset = apply_custom_filters(queryset, "contact", filters.custom)
+    return queryset.order_by(*CONTACT_SORTS.get(sort, CONTACT_SORTS["name"]))
+
+
+@dataclass(frozen=True)
+class AccountFilters:
+    query: str = ""
+    lifecycle_stage: str = ""
+    value_tier: str = ""
+    industry: str = ""
+    owner_id: int | None = None
+    territory_id: int | None = None
+    is_key_account: bool | None = None
+    tag: str = ""
+    custom: tuple[tuple[str, str], ...] = ()
+
+
+def account_list(actor: User, filters: AccountFilters | None = None, sort: str = "name") -> QuerySet[Account]:
+    filters = filters or AccountFilters()
+    queryset = visible_accounts(actor).select_related("owner", "territory")
+    if filters.query:
+        phone = phone_from_query(filters.query)
+        queryset = queryset.filter(phone=phone) if phone else filter_full_text(queryset, filters.query)
+    for field in ("lifecycle_stage", "value_tier", "industry", "owner_id", "territory_id"):
+        value = getattr(filters, field)
+        if value:
+            queryset = queryset.filter(**{field: value})
+    if filters.is_key_account is not None:
+        queryset = queryset.filter(is_key_account=filters.is_key_account)
+    if filters.tag:
+        queryset = queryset.filter(tags__name=filters.tag)
+    queryset = apply_custom_filters(queryset, "account", filters.custom)
+    return queryset.order_by(*ACCOUNT_SORTS.get(sort, ACCOUNT_SORTS["name"]))
+
+
+# ======================================================================================
+# Search and caller lookup
+# ======================================================================================
+def search_contacts_queryset(queryset: QuerySet[Contact], query: str) -> QuerySet[Contact]:
+    phone = phone_from_query(query)
+    if phone:
+        return queryset.filter(pk__in=ContactPhone.objects.filter(number=phone).values("contact_id"))
+    return filter_full_text(queryset, query)
+
+
+@dataclass
+class SearchResults:
+    query: str
+    contacts: list[Contact]
+    accounts: list[Account]
+
+
+def global_search(actor: User, query: str, limit: int = 20) -> SearchResults:
+    """Name, company, email and phone (any format) across what the actor may see."""
+    query = (query or "").strip()
+    if not query:
+        return SearchResults(query, [], [])
+    contacts = list(search_contacts_queryset(visible_contacts(actor), query)
+                    .select_related("account").order_by("full_name", "id")[:limit])
+    phone = phone_from_query(query)
+    accounts_queryset = visible_accounts(actor)
+    accounts_queryset = (accounts_queryset.filter(phone=phone) if phone
+                         else filter_full_text(accounts_queryset, query))
+    accounts = list(accounts_queryset.order_by("name", "id")[:limit])
+    return SearchResults(query, contacts, accounts)
+
+
+def contacts_by_phone(raw_phone: str) -> list[Contact]:
+    """Caller lookup for CTI: every contact reachable at this number, no user scope.
+
+    Used by the telephony layer before an agent is chosen; the screen pop then shows
+    only what the receiving agent may see.
+    """
+    phone = phone_from_query(raw_phone)
+    if phone is None:
+        return []
+    return list(Contact.objects.filter(pk__in=ContactPhone.objects.filter(number=phone).values("contact_id"))
+                .select_related("account"))
+
+
+# ======================================================================================
+# Other core reads
+# ======================================================================================
+def audit_log_list(actor: User, *, object_type: str = "", object_id: str = "") -> QuerySet[AuditLog]:
+    _require(actor, "audit_log", "view")
+    queryset = AuditLog.objects.select_related("actor")
+    if object_type:
+        queryset = queryset.filter(object_type=object_type)
+    if object_id:
+        queryset = queryset.filter(object_id=str(object_id))
+    return queryset
+
+
+def custom_fields_for(target: str, *, active_only: bool = True) -> list[CustomField]:
+    queryset = CustomField.objects.filter(target=target)
+    if active_only:
+        queryset = queryset.filter(is_active=True)
+    return list(queryset.order_by("position", "key"))
+
+
+def visible_users(actor: User) -> QuerySet[User]:
+    _require(actor, "user", "view")
+    return User.objects.filter(is_active=True).select_related("team", "territory")

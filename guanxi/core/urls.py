@@ -1,0 +1,3 @@
+from guanxi.core.views import auth, imports, records
+
+urlpatterns = auth.urlpatterns + records.urlpatterns + imports.urlpatterns

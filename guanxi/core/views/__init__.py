@@ -1,0 +1,1 @@
+"""Web pages of the core domain, one module per area, each with its own ``urlpatterns``."""

@@ -1,0 +1,3 @@
+"""Web pages: auth."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Web pages: imports."""
+
+urlpatterns: list = []

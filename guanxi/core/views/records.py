@@ -1,0 +1,3 @@
+"""Web pages: records."""
+
+urlpatterns: list = []
