@@ -63,23 +63,16 @@ def client_for():
     return token_client
 
 
-@pytest.fixture(autouse=True)
-def _audit_guard_for_flush(request):
-    """On SQLite, let Django's flush after a transactional test empty the audit log.
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Let Django's flush between transactional tests empty the audit log on SQLite.
 
-    Production keeps the guard armed; only the test harness's teardown disarms it.
+    Production keeps the delete guard armed; test_contact_records arms it to prove it
+    works. (PostgreSQL flushes with TRUNCATE, which the row trigger does not see.)
     """
-    if "transactional_db" not in request.fixturenames and "live_server" not in request.fixturenames:
-        yield
-        return
-    request.getfixturevalue("transactional_db")
     from django.db import connection
 
-    def set_guard(armed: int) -> None:
+    with django_db_blocker.unblock():
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
-                cursor.execute("UPDATE core_auditlog_guard SET armed = %s", [armed])
-
-    set_guard(1)
-    yield
-    set_guard(0)
+                cursor.execute("UPDATE core_auditlog_guard SET armed = 0")

@@ -9,4 +9,8 @@ class CoreConfig(AppConfig):
     DEPENDS: tuple[str, ...] = ()
 
     def ready(self) -> None:
+        from guanxi import navigation
         from guanxi.core import signals  # noqa: F401  (login audit)
+
+        navigation.register(navigation.NavEntry("contacts", _("Contacts"), "core:contact_list", "contact", 10))
+        navigation.register(navigation.NavEntry("accounts", _("Accounts"), "core:account_list", "account", 20))

@@ -7,3 +7,9 @@ class InteractionsConfig(AppConfig):
     label = "interactions"
     verbose_name = _("Interactions")
     DEPENDS = ("core",)
+
+    def ready(self) -> None:
+        from guanxi import navigation
+
+        navigation.register(navigation.NavEntry("interactions", _("Interactions"), "interactions:list",
+                                                "interaction", 30))

@@ -7,3 +7,9 @@ class JobsConfig(AppConfig):
     label = "jobs"
     verbose_name = _("Background jobs")
     DEPENDS = ("core",)
+
+    def ready(self) -> None:
+        from guanxi import navigation
+        from guanxi.jobs import tasks  # noqa: F401  (registers the Huey tasks)
+
+        navigation.register(navigation.NavEntry("jobs", _("Jobs"), "jobs:list", "job", order=900))

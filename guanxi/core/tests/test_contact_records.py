@@ -65,8 +65,12 @@ def test_audit_log_refuses_update_and_delete(admin_user):
         entry.save()
     with pytest.raises(PermissionError):
         AuditLog.objects.all().delete()
-    from django.db import connection, IntegrityError, DatabaseError
+    from django.db import DatabaseError, IntegrityError, connection, transaction
 
-    with pytest.raises((IntegrityError, DatabaseError)):
-        with connection.cursor() as cursor:
-            cursor.execute("UPDATE core_auditlog SET action = 'delete'")
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("UPDATE core_auditlog_guard SET armed = 1")  # as in production
+        for statement in ("UPDATE core_auditlog SET action = 'delete'", "DELETE FROM core_auditlog"):
+            with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic():
+                cursor.execute(statement)
+    assert AuditLog.objects.filter(object_type="contact", action="create").count() == 1

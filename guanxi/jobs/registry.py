@@ -1,0 +1,25 @@
+"""Job handlers by kind. A domain registers its handlers in its ``tasks.py``:
+
+    @job_handler("core.import_contacts")
+    def import_contacts(job, progress):
+        ...
+        return {"created": 10}
+
+The handler gets the ``Job`` row and a ``Progress`` reporter and returns a JSON-safe
+result. It must be idempotent: a job interrupted by a crash runs again from the start
+(or from its own checkpoint in ``job.result``).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+HANDLERS: dict[str, Callable] = {}
+
+
+def job_handler(kind: str):
+    def register(function: Callable) -> Callable:
+        HANDLERS[kind] = function
+        return function
+
+    return register
