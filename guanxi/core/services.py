@@ -231,7 +231,7 @@ def contact_create(*, actor: User, data: dict, ip_address: str | None = None) ->
 def contact_update(*, actor: User, contact_id: int, data: dict, expected_version: int | None = None,
                    ip_address: str | None = None) -> Contact:
     contact = selectors.access_contact_by_id(actor, contact_id, "change")
-    contact = Contact.objects.select_for_update().select_related("account").get(pk=contact.pk)
+    contact = Contact.objects.select_for_update(of=("self",)).select_related("account").get(pk=contact.pk)
     _check_version(contact, expected_version)
     tracked = CONTACT_FIELDS + ("phone", "email", "owner_id", "account_id", "territory_id", "custom_data")
     before = _snapshot(contact, tracked)
