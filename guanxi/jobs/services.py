@@ -170,7 +170,7 @@ def job_run(job_id: int) -> Job | None:
 def job_cancel(*, actor, job_id: int) -> Job:
     from guanxi.jobs.selectors import access_job_by_id
 
-    job = access_job_by_id(actor, job_id)
+    job = access_job_by_id(actor, job_id, "change")
     updated = Job.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
         state=JobState.CANCELLED, finished_at=timezone.now())
     if not updated:
@@ -193,3 +193,14 @@ def jobs_run_due(limit: int = 100) -> int:
     for job in Job.objects.filter(pk__in=due + stale):
         _dispatch(job)
     return len(due) + len(stale)
+
+
+def jobs_purge_finished(*, days: int) -> int:
+    cutoff = timezone.now() - datetime.timedelta(days=days)
+    deleted, _by_model = Job.objects.filter(state__in=[JobState.SUCCEEDED, JobState.CANCELLED],
+                                            finished_at__lt=cutoff).delete()
+    return deleted
+
+
+def today_key() -> str:
+    return timezone.localdate().isoformat()
