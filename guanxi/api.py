@@ -8,12 +8,14 @@ NotFound → 404, PermissionDenied → 403, Conflict → 409, rate limit → 429
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError
+from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import APIKeyHeader, HttpBearer, django_auth
+from ninja.security import APIKeyCookie, HttpBearer
+from ninja.utils import check_csrf
 
 from guanxi.core.errors import Conflict, NotFound
 from guanxi.core.ratelimit import RateLimited, check_rate
@@ -30,15 +32,24 @@ class TokenAuth(HttpBearer):
         return user
 
 
-class SessionAuth(APIKeyHeader):
-    """Session cookie auth for the web UI's own calls (CSRF-checked by django_auth)."""
+class SessionAuth(APIKeyCookie):
+    """The browser session, for the web UI's own calls.
 
-    param_name = "X-CSRFToken"
+    Only a signed-in session counts; for it, unsafe methods (POST, PATCH, DELETE) must
+    carry the CSRF token in ``X-CSRFToken``, as for any Django form. Without a session the
+    next scheme answers (in the end: 401), so a bad bearer token is never mistaken for a
+    CSRF failure.
+    """
+
+    param_name = settings.SESSION_COOKIE_NAME
 
     def __call__(self, request):
-        user = django_auth(request)
-        if user:
-            check_rate(f"api:{user.pk}", "api")
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        if not getattr(request, "_ninja_csrf_exempt", False) and check_csrf(request) is not None:
+            raise HttpError(403, _("CSRF check failed: send the csrftoken cookie's value in the X-CSRFToken header."))
+        check_rate(f"api:{user.pk}", "api")
         return user
 
     def authenticate(self, request, key):  # pragma: no cover - __call__ does the work
@@ -48,8 +59,14 @@ class SessionAuth(APIKeyHeader):
 api = NinjaAPI(
     title="Guanxi CRM API",
     version="1",
-    description="REST API of Guanxi CRM. Authenticate with `Authorization: Bearer <token>` "
-                "(issue a token on your profile page or with `guanxi token`) or a browser session.",
+    description=(
+        "REST API of Guanxi CRM. Authenticate with `Authorization: Bearer <token>` (a signed-in user "
+        "issues one with `POST /api/v1/tokens`; it is shown once) or with the browser session, where "
+        "unsafe methods need the `X-CSRFToken` header. Lists take `limit` and `offset`, answer "
+        "`{items, next, count}` and count only with `count=true`. Bad input answers 422 with "
+        "`{detail, errors: {field: [messages]}}`; a stale `version` answers 409; too many requests "
+        "answer 429 with `Retry-After`."
+    ),
     auth=[TokenAuth(), SessionAuth()],
     urls_namespace="api",
     docs_url="/docs",
@@ -100,7 +117,9 @@ def _rate_limited(request, exc):
 
 @api.exception_handler(AuthenticationError)
 def _unauthorized(request, exc):
-    return api.create_response(request, {"detail": _("Authentication required.")}, status=401)
+    response = api.create_response(request, {"detail": _("Authentication required.")}, status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 def _register_routers() -> None:

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "channels",
     "huey.contrib.djhuey",
+    "ninja",  # serves the API docs page's Swagger UI from local static files, not a CDN
     "guanxi.core",
     "guanxi.interactions",
     "guanxi.jobs",

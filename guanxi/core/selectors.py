@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from guanxi.core.access import scope_for
 from guanxi.core.errors import NotFound, PermissionDenied
-from guanxi.core.models import Account, AccountTeamMember, AuditLog, Contact, ContactPhone, CustomField, Territory, User, Visibility
+from guanxi.core.models import (
+    Account, AccountTeamMember, ApiToken, AuditLog, Contact, ContactPhone, CustomField, Territory, User, Visibility,
+)
+from guanxi.core.normalize import PhoneError, normalize_phone
 from guanxi.core.search import filter_full_text, phone_from_query
 
 
@@ -134,17 +139,25 @@ class ContactFilters:
 
 
 def apply_custom_filters(queryset: QuerySet, target: str, custom: tuple[tuple[str, str], ...]) -> QuerySet:
-    """Filter on admin-defined custom fields by key; unknown keys are refused, not ignored."""
+    """Filter on admin-defined custom fields by key; unknown keys and bad values are refused,
+    not ignored, with errors keyed ``cf_<key>`` (the name of the filter parameter)."""
     if not custom:
         return queryset
+    from guanxi.core.custom_fields import coerce_value  # local: avoids an import cycle
+
     fields = {field.key: field for field in CustomField.objects.filter(target=target, is_active=True)}
+    errors: dict[str, list[str]] = {}
     for key, value in custom:
         field = fields.get(key)
         if field is None:
-            raise NotFound(f"custom field {key!r}")
-        from guanxi.core.custom_fields import coerce_value  # local: avoids an import cycle
-
-        queryset = queryset.filter(**{f"custom_data__{key}": coerce_value(field, value)})
+            errors[f"cf_{key}"] = [_("Unknown custom field “%(key)s”.") % {"key": key}]
+            continue
+        try:
+            queryset = queryset.filter(**{f"custom_data__{key}": coerce_value(field, value)})
+        except ValidationError as error:
+            errors[f"cf_{key}"] = list(error.messages)
+    if errors:
+        raise ValidationError(errors)
     return queryset
 
 
@@ -233,6 +246,22 @@ def global_search(actor: User, query: str, limit: int = 20) -> SearchResults:
     return SearchResults(query, contacts, accounts)
 
 
+def caller_lookup(actor: User, raw_phone: str) -> tuple[str, list[Contact]]:
+    """The number in E.164 and the contacts reachable at it that ``actor`` may see.
+
+    Unlike ``contacts_by_phone`` (the telephony layer's unscoped lookup) this answers a
+    person, so the record-level scope applies as everywhere else.
+    """
+    _require(actor, "contact", "view")
+    try:
+        phone = normalize_phone(raw_phone)
+    except PhoneError as error:
+        raise ValidationError({"number": [str(error)]}) from None
+    matches = ContactPhone.objects.filter(number=phone).values("contact_id")
+    return phone, list(visible_contacts(actor).filter(pk__in=matches).select_related("account", "owner")
+                       .order_by("full_name", "id"))
+
+
 def contacts_by_phone(raw_phone: str) -> list[Contact]:
     """Caller lookup for CTI: every contact reachable at this number, no user scope.
 
@@ -249,14 +278,25 @@ def contacts_by_phone(raw_phone: str) -> list[Contact]:
 # ======================================================================================
 # Other core reads
 # ======================================================================================
-def audit_log_list(actor: User, *, object_type: str = "", object_id: str = "") -> QuerySet[AuditLog]:
+def audit_log_list(actor: User, *, object_type: str = "", object_id: str = "", action: str = "") -> QuerySet[AuditLog]:
     _require(actor, "audit_log", "view")
     queryset = AuditLog.objects.select_related("actor")
     if object_type:
         queryset = queryset.filter(object_type=object_type)
     if object_id:
         queryset = queryset.filter(object_id=str(object_id))
+    if action:
+        queryset = queryset.filter(action=action)
     return queryset
+
+
+def custom_field_list(actor: User, target: str = "") -> QuerySet[CustomField]:
+    """Custom field definitions, active and inactive, for those who may manage them."""
+    _require(actor, "custom_field", "view")
+    queryset = CustomField.objects.all()
+    if target:
+        queryset = queryset.filter(target=target)
+    return queryset.order_by("target", "position", "key")
 
 
 def custom_fields_for(target: str, *, active_only: bool = True) -> list[CustomField]:
@@ -269,3 +309,15 @@ def custom_fields_for(target: str, *, active_only: bool = True) -> list[CustomFi
 def visible_users(actor: User) -> QuerySet[User]:
     _require(actor, "user", "view")
     return User.objects.filter(is_active=True).select_related("team", "territory")
+
+
+def access_user_by_id(actor: User, user_id: int) -> User:
+    try:
+        return visible_users(actor).get(pk=user_id)
+    except (User.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"user {user_id}") from None
+
+
+def api_tokens_of(actor: User) -> QuerySet[ApiToken]:
+    """The actor's own API tokens (only digests are stored, never the tokens)."""
+    return ApiToken.objects.filter(user_id=actor.pk).order_by("-created_at", "-id")

@@ -22,7 +22,7 @@ from guanxi.core import selectors
 from guanxi.core.access import scope_for
 from guanxi.core.audit import audit_record, diff
 from guanxi.core.custom_fields import validate_custom_data
-from guanxi.core.errors import Conflict, PermissionDenied
+from guanxi.core.errors import Conflict, NotFound, PermissionDenied
 from guanxi.core.events import record_changed, send_on_commit
 from guanxi.core.models import (
     Account, AccountTeamMember, Address, ApiToken, AuditAction, ConsentRecord, Contact, ContactEmail,
@@ -488,3 +488,111 @@ def custom_field_create(*, actor: User, data: dict) -> CustomField:
     field.save()
     audit_record(actor=actor, action=AuditAction.CREATE, obj=field, changes={"key": [None, field.key]})
     return field
+
+
+USER_FIELDS = ("email", "display_name", "role", "team_id", "territory_id", "language", "phone_extension")
+
+
+@transaction.atomic
+def user_update(*, actor: User, user_id: int, data: dict) -> User:
+    """Change a user's profile, role, team or territory (administrators)."""
+    if scope_for(actor, "user", "change") != Visibility.ALL:
+        raise PermissionDenied(_("You may not change users."))
+    user = User.objects.select_for_update().filter(pk=user_id).first()
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    before = _snapshot(user, USER_FIELDS)
+    errors: dict[str, list[str]] = {}
+    if "role" in data and data["role"] not in Role.values:
+        errors["role"] = [_("Unknown role “%(role)s”.") % {"role": data["role"]}]
+    if data.get("team_id") and not Team.objects.filter(pk=data["team_id"]).exists():
+        errors["team_id"] = [_("Unknown team.")]
+    if data.get("territory_id") and not Territory.objects.filter(pk=data["territory_id"]).exists():
+        errors["territory_id"] = [_("Unknown territory.")]
+    for field in USER_FIELDS:
+        if field in data and field not in errors:
+            value = data[field]
+            setattr(user, field, value.strip() if isinstance(value, str) else value)
+    try:
+        user.full_clean(exclude=["password", "team", "territory"])
+    except ValidationError as error:
+        _merge_errors(errors, error)
+    if errors:
+        raise ValidationError(errors)
+    user.is_staff = user.is_superuser or user.role == Role.ADMIN
+    user.save()
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=user, changes=diff(before, _snapshot(user, USER_FIELDS)))
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, actor: User, user_id: int) -> User:
+    """Remove a user's access. The row stays: records and the audit log still name them."""
+    if scope_for(actor, "user", "delete") != Visibility.ALL:
+        raise PermissionDenied(_("You may not remove users."))
+    user = User.objects.select_for_update().filter(pk=user_id, is_active=True).first()
+    if user is None:
+        raise NotFound(f"user {user_id}")
+    if user.pk == actor.pk:
+        raise Conflict(_("You cannot remove your own account."))
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=user, changes={"is_active": [True, False]})
+    return user
+
+
+@transaction.atomic
+def api_token_revoke(*, actor: User, token_id: int) -> None:
+    """Revoke one of the actor's tokens (administrators may revoke anyone's)."""
+    token = ApiToken.objects.select_related("user").filter(pk=token_id).first()
+    if token is None or (token.user_id != actor.pk and scope_for(actor, "user", "change") != Visibility.ALL):
+        raise NotFound(f"token {token_id}")
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=token, changes={"name": [token.name, None]})
+    token.delete()
+
+
+CUSTOM_FIELD_CHANGEABLE = ("label", "label_zh", "choices", "required", "max_length", "position", "is_active")
+
+
+@transaction.atomic
+def custom_field_update(*, actor: User, field_id: int, data: dict) -> CustomField:
+    """Change how a custom field is shown and validated. Its object, key and type are fixed:
+    stored values depend on them."""
+    if scope_for(actor, "custom_field", "change") == Visibility.NONE:
+        raise PermissionDenied(_("You may not change custom fields."))
+    field = CustomField.objects.select_for_update().filter(pk=field_id).first()
+    if field is None:
+        raise NotFound(f"custom field {field_id}")
+    before = _snapshot(field, CUSTOM_FIELD_CHANGEABLE)
+    errors: dict[str, list[str]] = {}
+    for key in ("target", "key", "field_type"):
+        if key in data and data[key] != getattr(field, key):
+            errors[key] = [_("This cannot be changed once the field exists.")]
+    for key in CUSTOM_FIELD_CHANGEABLE:
+        if key in data:
+            setattr(field, key, data[key])
+    try:
+        field.full_clean()
+    except ValidationError as error:
+        _merge_errors(errors, error)
+    if field.field_type == "choice" and not field.choices:
+        errors.setdefault("choices", []).append(_("A choice field needs at least one choice."))
+    if errors:
+        raise ValidationError(errors)
+    field.save()
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=field,
+                 changes=diff(before, _snapshot(field, CUSTOM_FIELD_CHANGEABLE)))
+    return field
+
+
+@transaction.atomic
+def custom_field_delete(*, actor: User, field_id: int) -> None:
+    """Remove a custom field definition. Values already stored stay in ``custom_data``
+    (hidden), so re-creating the key brings them back instead of losing data."""
+    if scope_for(actor, "custom_field", "delete") == Visibility.NONE:
+        raise PermissionDenied(_("You may not remove custom fields."))
+    field = CustomField.objects.filter(pk=field_id).first()
+    if field is None:
+        raise NotFound(f"custom field {field_id}")
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=field, changes={"key": [field.key, None]})
+    field.delete()

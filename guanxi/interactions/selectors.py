@@ -28,35 +28,56 @@ def visible_interactions(actor: User, action: str = "view") -> QuerySet[Interact
 
 
 def access_interaction_by_id(actor: User, interaction_id: int, action: str = "view") -> Interaction:
+    """The interaction if ``actor`` may ``action`` it; PermissionDenied when the actor may
+    see it but not do that, NotFound when the actor may not know it exists."""
     try:
         return visible_interactions(actor, action).select_related("contact", "account", "agent").get(
             pk=interaction_id)
-    except (Interaction.DoesNotExist, ValueError, TypeError):
+    except (Interaction.DoesNotExist, ValueError, TypeError, core_selectors.PermissionDenied):
+        if action != "view" and visible_interactions(actor, "view").filter(pk=interaction_id).exists():
+            raise core_selectors.PermissionDenied(f"may not {action} interaction {interaction_id}") from None
         raise NotFound(f"interaction {interaction_id}") from None
 
 
-def contact_timeline(actor: User, contact_id: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE):
-    """The 360° timeline: every interaction with the contact, newest first, paginated.
+def _contact_interactions(contact: Contact) -> QuerySet[Interaction]:
+    return (Interaction.objects.filter(contact_id=contact.pk)
+            .select_related("agent", "episode", "contact", "account").order_by("-occurred_at", "-id"))
+
+
+def _account_interactions(account) -> QuerySet[Interaction]:
+    return (Interaction.objects.filter(Q(account_id=account.pk) | Q(contact__account_id=account.pk))
+            .select_related("agent", "contact", "account", "episode").order_by("-occurred_at", "-id"))
+
+
+def contact_timeline_queryset(actor: User, contact_id: int) -> QuerySet[Interaction]:
+    """Every interaction with the contact, newest first; callers paginate.
 
     Visibility of the timeline follows visibility of the contact: whoever may open the
     customer may read its history.
     """
+    return _contact_interactions(core_selectors.access_contact_by_id(actor, contact_id))
+
+
+def account_timeline_queryset(actor: User, account_id: int) -> QuerySet[Interaction]:
+    """Every interaction with the account or any of its contacts, newest first."""
+    return _account_interactions(core_selectors.access_account_by_id(actor, account_id))
+
+
+def contact_timeline(actor: User, contact_id: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE):
+    """The 360° timeline as a page: (contact, page of interactions newest first)."""
     contact = core_selectors.access_contact_by_id(actor, contact_id)
-    queryset = (Interaction.objects.filter(Q(contact_id=contact.pk))
-                .select_related("agent", "episode").order_by("-occurred_at", "-id"))
-    return contact, Paginator(queryset, page_size).get_page(page)
+    return contact, Paginator(_contact_interactions(contact), page_size).get_page(page)
 
 
 def account_timeline(actor: User, account_id: int, page: int = 1, page_size: int = TIMELINE_PAGE_SIZE):
     account = core_selectors.access_account_by_id(actor, account_id)
-    queryset = (Interaction.objects.filter(Q(account_id=account.pk) | Q(contact__account_id=account.pk))
-                .select_related("agent", "contact", "episode").order_by("-occurred_at", "-id"))
-    return account, Paginator(queryset, page_size).get_page(page)
+    return account, Paginator(_account_interactions(account), page_size).get_page(page)
 
 
 def interaction_list(actor: User, *, channel: str = "", direction: str = "", agent_id: int | None = None,
-                     contact_id: int | None = None) -> QuerySet[Interaction]:
-    queryset = visible_interactions(actor).select_related("contact", "account", "agent")
+                     contact_id: int | None = None, account_id: int | None = None,
+                     action: str = "view") -> QuerySet[Interaction]:
+    queryset = visible_interactions(actor, action).select_related("contact", "account", "agent")
     if channel:
         queryset = queryset.filter(channel=channel)
     if direction:
@@ -65,6 +86,8 @@ def interaction_list(actor: User, *, channel: str = "", direction: str = "", age
         queryset = queryset.filter(agent_id=agent_id)
     if contact_id:
         queryset = queryset.filter(contact_id=contact_id)
+    if account_id:
+        queryset = queryset.filter(account_id=account_id)
     return queryset.order_by("-occurred_at", "-id")
 
 

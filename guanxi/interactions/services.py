@@ -12,6 +12,7 @@ from guanxi.core.access import scope_for
 from guanxi.core.audit import audit_record
 from guanxi.core.errors import PermissionDenied
 from guanxi.core.models import AuditAction, User
+from guanxi.core.audit import diff
 from guanxi.core.realtime import contact_group, push
 from guanxi.interactions.models import Episode, Interaction
 
@@ -63,7 +64,12 @@ def interaction_record(*, actor: User | None, data: dict, check_access: bool = T
         interaction.contact = contact
         interaction.account_id = data.get("account_id") or contact.account_id
     elif data.get("account_id"):
-        interaction.account_id = data["account_id"]
+        accounts = (core_selectors.visible_accounts(actor) if actor is not None and check_access
+                    else core_selectors.Account.objects.all())
+        if accounts.filter(pk=data["account_id"]).exists():
+            interaction.account_id = data["account_id"]
+        else:
+            errors["account_id"] = [_("Unknown account.")]
     if not data.get("contact_id") and not data.get("account_id"):
         errors["contact_id"] = [_("Name the contact or the customer account.")]
     if "agent_id" in data:
@@ -91,6 +97,49 @@ def interaction_record(*, actor: User | None, data: dict, check_access: bool = T
         payload = _serialize(interaction)
         transaction.on_commit(lambda: push(contact_group(payload["contact_id"]), "interaction.created", payload))
     return interaction
+
+
+# What may be corrected after the fact; who, whom, when and how stay as recorded.
+CHANGEABLE_FIELDS = ("duration_seconds", "subject", "reason", "outcome", "effect", "script", "notes", "documents")
+
+
+@transaction.atomic
+def interaction_update(*, actor: User, interaction_id: int, data: dict) -> Interaction:
+    """Correct the notes and results of an interaction the actor may change."""
+    from guanxi.interactions.selectors import access_interaction_by_id
+
+    interaction = access_interaction_by_id(actor, interaction_id, "change")
+    interaction = Interaction.objects.select_for_update().get(pk=interaction.pk)
+    errors: dict[str, list[str]] = {}
+    for field in ("contact_id", "account_id", "agent_id", "channel", "direction", "occurred_at"):
+        if field in data:
+            errors[field] = [_("This cannot be changed once recorded.")]
+    before = {field: getattr(interaction, field) for field in CHANGEABLE_FIELDS}
+    for field in CHANGEABLE_FIELDS:
+        if field in data and data[field] is not None:
+            setattr(interaction, field, data[field])
+    try:
+        interaction.full_clean(exclude=["contact", "account", "agent", "episode"])
+    except ValidationError as error:
+        for field, messages in error.message_dict.items():
+            errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    interaction.save(update_fields=list(CHANGEABLE_FIELDS))
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=interaction,
+                 changes=diff(before, {field: getattr(interaction, field) for field in CHANGEABLE_FIELDS}))
+    return interaction
+
+
+@transaction.atomic
+def interaction_delete(*, actor: User, interaction_id: int) -> None:
+    """Remove an interaction from the timeline, e.g. one recorded on the wrong customer."""
+    from guanxi.interactions.selectors import access_interaction_by_id
+
+    interaction = access_interaction_by_id(actor, interaction_id, "delete")
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=interaction,
+                 changes={"channel": [interaction.channel, None], "contact_id": [interaction.contact_id, None]})
+    interaction.delete()
 
 
 @transaction.atomic
