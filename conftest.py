@@ -11,8 +11,11 @@ os.environ.setdefault("GUANXI_DATA_DIR", os.path.join(os.path.dirname(__file__),
 
 @pytest.fixture(autouse=True)
 def _jobs_run_immediately(settings):
-    """Jobs run inline in tests unless a test starts a real consumer itself."""
+    """Jobs run inline in tests unless a test starts a real consumer itself; passwords use a
+    fast hasher (PBKDF2's deliberate slowness would dominate the suite's run time)."""
     from huey.contrib.djhuey import HUEY
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
     previous = HUEY.immediate
     HUEY.immediate = True
