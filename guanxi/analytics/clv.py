@@ -103,6 +103,7 @@ class InvalidSummaryError(ValueError):
     def __init__(self, column: str, position: int, message: str) -> None:
         self.column = column
         self.position = position
+        self.problem = message
         super().__init__(f"customer at position {position}, {column}: {message}")
 
 
@@ -197,16 +198,19 @@ def _validated_history(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     T = np.asarray(T, dtype=np.float64)
     x, t_x, T = np.broadcast_arrays(x, t_x, T)
     checks = [
-        ("frequency", ~np.isfinite(x) | (x < 0) | (x != np.floor(x)), "must be a whole number of repeat purchases >= 0"),
-        ("recency", ~np.isfinite(t_x) | (t_x < 0), "must be a finite number >= 0"),
-        ("T", ~np.isfinite(T) | (T < 0), "must be a finite number >= 0"),
-        ("recency", t_x > T, "is greater than T (the last purchase cannot come after the end of observation)"),
-        ("recency", (x == 0) & (t_x != 0), "must be 0 for a customer without repeat purchases"),
+        ("frequency", ~np.isfinite(x) | (x < 0) | (x != np.floor(x)),
+         "{x:g} is not a whole number of repeat purchases >= 0"),
+        ("recency", ~np.isfinite(t_x) | (t_x < 0), "{t_x:g} is not a finite number >= 0"),
+        ("T", ~np.isfinite(T) | (T < 0), "{T:g} is not a finite number >= 0"),
+        ("recency", t_x > T, "{t_x:g} is greater than T = {T:g} (the last purchase cannot come after the end "
+                             "of observation)"),
+        ("recency", (x == 0) & (t_x != 0), "{t_x:g} should be 0 for a customer without repeat purchases"),
     ]
     for column, bad, message in checks:
         if bad.any():
             position = int(np.flatnonzero(bad.ravel())[0])
-            raise InvalidSummaryError(column, position, message)
+            values = {"x": x.ravel()[position], "t_x": t_x.ravel()[position], "T": T.ravel()[position]}
+            raise InvalidSummaryError(column, position, message.format(**values))
     return x, t_x, T
 
 
@@ -680,13 +684,15 @@ def _validated_spend(frequency: ArrayLike, monetary_value: ArrayLike) -> tuple[N
     m = np.asarray(monetary_value, dtype=np.float64)
     x, m = np.broadcast_arrays(x, m)
     checks = [
-        ("frequency", ~np.isfinite(x) | (x < 0) | (x != np.floor(x)), "must be a whole number of repeat purchases >= 0"),
+        ("frequency", ~np.isfinite(x) | (x < 0) | (x != np.floor(x)),
+         "{x:g} is not a whole number of repeat purchases >= 0"),
         ("monetary_value", (x > 0) & ~(np.isfinite(m) & (m > 0)),
-         "must be a positive mean spend for a customer with repeat purchases"),
+         "{m:g} is not a positive mean spend, which a customer with repeat purchases must have"),
     ]
     for column, bad, message in checks:
         if bad.any():
-            raise InvalidSummaryError(column, int(np.flatnonzero(bad.ravel())[0]), message)
+            position = int(np.flatnonzero(bad.ravel())[0])
+            raise InvalidSummaryError(column, position, message.format(x=x.ravel()[position], m=m.ravel()[position]))
     return x, m
 
 
