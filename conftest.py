@@ -23,6 +23,24 @@ def _jobs_run_immediately(settings):
     HUEY.immediate = previous
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing with production strength costs about half a second per user; tests create
+    hundreds of users and prove access rules, not the hasher's strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters live in the cache, keyed by user ID; IDs repeat between tests
+    after rollback, so each test starts with empty counters."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def make_user(db):
     from guanxi.core.models import Role
