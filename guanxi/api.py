@@ -125,9 +125,13 @@ def _unauthorized(request, exc):
 def _register_routers() -> None:
     from guanxi.core.api import router as core_router
     from guanxi.interactions.api import router as interactions_router
+    from guanxi.interactions.api import timeline_router
     from guanxi.jobs.api import router as jobs_router
 
     api.add_router("/", core_router)
+    # /contacts/{id}/timeline and /accounts/{id}/timeline: served by the interactions domain,
+    # which core may not import (STYLE: dependencies point towards core).
+    api.add_router("/", timeline_router)
     api.add_router("/interactions", interactions_router)
     api.add_router("/jobs", jobs_router)
 

@@ -1,0 +1,88 @@
+"""Conventions every REST router follows: list pagination and error bodies.
+
+Lists take ``limit``/``offset`` and answer with a link to the next page and a total only
+when asked for. Counting a million rows costs more than reading one page of them, so a list reads
+``limit + 1`` rows to learn whether a next page exists and runs ``COUNT(*)`` only when the
+client sends ``?count=true``. Use it on a route that returns a queryset::
+
+    @router.get("/contacts", response=list[ContactOut])
+    @paginate(ApiListPagination)
+    def contact_list(request, ...):
+        return selectors.contact_list(request.auth, ...)
+"""
+
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from ninja import Field, Schema
+from ninja.pagination import PaginationBase
+
+MAX_LIMIT = 200
+
+
+# ======================================================================================
+# Error bodies (produced by the exception handlers in ``guanxi.api``)
+# ======================================================================================
+class ErrorOut(Schema):
+    detail: str = Field(description="What went wrong, in the user's language.")
+
+
+class FieldErrorsOut(Schema):
+    detail: str = Field(description="Summary of the problem.")
+    errors: dict[str, list[str]] = Field(
+        description="Messages by field name. Nested fields are dotted (`phones.0`, `custom_data.region`); "
+                    "`__all__` holds errors of the whole input.")
+
+
+# ======================================================================================
+# Input fields documented from the model
+# ======================================================================================
+def model_field(model, name: str, default: Any = None, **extra: Any) -> Any:
+    """An optional input field whose title, description, length limit and allowed values
+    come from the model field, so the OpenAPI document says what the form says."""
+    field = model._meta.get_field(name)
+    json_extra = {}
+    if field.choices:
+        json_extra["enum"] = ([""] if field.blank else []) + [value for value, _label in field.choices]
+    max_length = getattr(field, "max_length", None) if field.get_internal_type() in {
+        "CharField", "SlugField", "EmailField", "URLField"} else None
+    return Field(default, title=str(field.verbose_name).capitalize(), description=str(field.help_text) or None,
+                 max_length=max_length, json_schema_extra=json_extra or None, **extra)
+
+
+READ_ERRORS = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: FieldErrorsOut, 429: ErrorOut}
+WRITE_ERRORS = {**READ_ERRORS, 409: ErrorOut}
+
+
+# ======================================================================================
+# Pagination
+# ======================================================================================
+class ApiListPagination(PaginationBase):
+    class Input(Schema):
+        limit: int = Field(settings.NINJA_PAGINATION_PER_PAGE, ge=1, le=MAX_LIMIT,
+                           description=f"Items per page, 1 to {MAX_LIMIT}.")
+        offset: int = Field(0, ge=0, description="Items to skip from the start of the list.")
+        count: bool = Field(False, description="Also return the total number of matching items "
+                                               "(costs a count over the whole list).")
+
+    class Output(Schema):
+        items: list[Any] = Field(description="The items of this page.")
+        next: str | None = Field(None, description="Path and query of the next page; null on the last page.")
+        count: int | None = Field(None, description="Total matching items; only when `count=true` was sent.")
+
+    def paginate_queryset(self, queryset: QuerySet, pagination: Input, request, **params: Any) -> dict:
+        start, limit = pagination.offset, pagination.limit
+        rows = list(queryset[start:start + limit + 1])
+        next_link = self._link(request, start + limit) if len(rows) > limit else None
+        total = None
+        if pagination.count:
+            total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
+        return {"items": rows[:limit], "next": next_link, "count": total}
+
+    @staticmethod
+    def _link(request, offset: int) -> str:
+        query = request.GET.copy()
+        query["offset"] = str(offset)
+        return f"{request.path}?{query.urlencode()}"
