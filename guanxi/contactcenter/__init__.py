@@ -1,0 +1,1 @@
+"""Contact center: ACD routing, IVR, CTI, agent desktop, wallboard and staffing."""

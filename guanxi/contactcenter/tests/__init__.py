@@ -1,0 +1,1 @@
+"""Tests of the contact center engines and pages."""
