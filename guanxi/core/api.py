@@ -139,6 +139,19 @@ class ContactOut(ModelSchema):
     def resolve_tags(contact: Contact) -> list[str]:
         return sorted(tag.name for tag in contact.tags.all())
 
+    # Primary first, then in the order added; sorted here so the prefetched rows are reused.
+    @staticmethod
+    def resolve_phones(contact: Contact) -> list:
+        return sorted(contact.phones.all(), key=lambda phone: (not phone.is_primary, phone.pk))
+
+    @staticmethod
+    def resolve_emails(contact: Contact) -> list:
+        return sorted(contact.emails.all(), key=lambda email: (not email.is_primary, email.pk))
+
+    @staticmethod
+    def resolve_addresses(contact: Contact) -> list:
+        return sorted(contact.addresses.all(), key=lambda address: (not address.is_primary, address.pk))
+
 
 class ContactSummaryOut(Schema):
     id: int
@@ -293,7 +306,11 @@ class AccountOut(ModelSchema):
 
     @staticmethod
     def resolve_account_team(account: Account) -> list:
-        return list(account.team_members.all())
+        return sorted(account.team_members.all(), key=lambda member: member.pk)
+
+    @staticmethod
+    def resolve_addresses(account: Account) -> list:
+        return sorted(account.addresses.all(), key=lambda address: (not address.is_primary, address.pk))
 
 
 class AccountSummaryOut(Schema):
