@@ -15,7 +15,7 @@ from ninja import Field, ModelSchema, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from guanxi.core import selectors, services
-from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, model_field
+from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
 from guanxi.core.models import (
     Account, Address, ApiToken, AuditAction, AuditLog, Contact, CustomField, CustomFieldType, LifecycleStage,
     PhoneKind, Role, User, ValueTier,
@@ -80,7 +80,7 @@ class EmailOut(Schema):
     is_primary: bool
 
 
-class AddressIn(Schema):
+class AddressIn(InputSchema):
     kind: Address.Kind = Field(Address.Kind.WORK, description="billing, shipping, home, work or other.")
     country: str = model_field(Address, "country", "CN")
     province: str = model_field(Address, "province", "")
@@ -91,13 +91,13 @@ class AddressIn(Schema):
     is_primary: bool = False
 
 
-class PhoneIn(Schema):
+class PhoneIn(InputSchema):
     number: str = Field(description="Phone number in any common format (`138 1234 5678`, `+86 138-1234-5678`, "
                                     "`0086…`); stored in E.164.")
     kind: PhoneKind = Field(PhoneKind.MOBILE, description="mobile, work, home, fax or other.")
 
 
-class EmailIn(Schema):
+class EmailIn(InputSchema):
     email: str = Field(description="Email address; stored in lower case.")
     kind: str = Field("work", max_length=10, description="Work, personal…")
 
@@ -165,7 +165,7 @@ class ContactSummaryOut(Schema):
     owner: UserRef | None
 
 
-class ContactIn(Schema):
+class ContactIn(InputSchema):
     """A contact to create; on PATCH only the fields sent are changed."""
 
     external_id: str | None = model_field(Contact, "external_id")
@@ -330,12 +330,12 @@ def with_account_details(accounts: QuerySet[Account]) -> QuerySet[Account]:
     return accounts.select_related("owner", "territory", "parent").prefetch_related(*ACCOUNT_DETAIL_PREFETCH)
 
 
-class AccountTeamMemberIn(Schema):
+class AccountTeamMemberIn(InputSchema):
     user_id: int = Field(description="User on the account team.")
     team_role: str = Field("", max_length=60, description="E.g. executive sponsor, solution engineer.")
 
 
-class AccountIn(Schema):
+class AccountIn(InputSchema):
     """An account to create; on PATCH only the fields sent are changed."""
 
     external_id: str | None = model_field(Account, "external_id")
@@ -467,7 +467,7 @@ class CustomFieldOut(ModelSchema):
                   "is_active"]
 
 
-class CustomFieldIn(Schema):
+class CustomFieldIn(InputSchema):
     target: CustomField.TargetObject = Field(description="Which records carry this field: account or contact.")
     key: str = model_field(CustomField, "key", ...)
     label: str = model_field(CustomField, "label", ...)
@@ -481,7 +481,7 @@ class CustomFieldIn(Schema):
     is_active: bool = model_field(CustomField, "is_active", True)
 
 
-class CustomFieldPatch(Schema):
+class CustomFieldPatch(InputSchema):
     label: str | None = model_field(CustomField, "label")
     label_zh: str | None = model_field(CustomField, "label_zh")
     choices: list[str] | None = Field(None, description="Allowed values for a choice field.")
@@ -559,7 +559,7 @@ class UserOut(ModelSchema):
         return str(user)
 
 
-class UserPatch(Schema):
+class UserPatch(InputSchema):
     email: str | None = model_field(User, "email")
     display_name: str | None = model_field(User, "display_name")
     role: Role | None = Field(None, description="Decides what the user may do; see the access matrix.")
@@ -609,7 +609,7 @@ class TokenIssuedOut(TokenOut):
     user_id: int = Field(description="User the token acts as.")
 
 
-class TokenIn(Schema):
+class TokenIn(InputSchema):
     name: str = model_field(ApiToken, "name", ..., min_length=1)
     user_id: int | None = Field(None, description="Issue for another user (administrators only); "
                                                   "defaults to you.")

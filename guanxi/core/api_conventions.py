@@ -17,6 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import QuerySet
 from ninja import Field, Schema
+from pydantic import ConfigDict
 from ninja.pagination import PaginationBase
 
 MAX_LIMIT = 200
@@ -34,6 +35,15 @@ class FieldErrorsOut(Schema):
     errors: dict[str, list[str]] = Field(
         description="Messages by field name. Nested fields are dotted (`phones.0`, `custom_data.region`); "
                     "`__all__` holds errors of the whole input.")
+
+
+# ======================================================================================
+# Input
+# ======================================================================================
+class InputSchema(Schema):
+    """Base of every request body: an unknown field is an error, so a typo never vanishes."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 # ======================================================================================

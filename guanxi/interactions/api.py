@@ -9,7 +9,7 @@ from typing import Any
 from ninja import Field, ModelSchema, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
-from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, model_field
+from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
 from guanxi.core.models import Channel
 from guanxi.interactions import selectors, services
 from guanxi.interactions.models import Direction, Interaction
@@ -38,7 +38,7 @@ class AccountRef(Schema):
     name: str
 
 
-class DocumentIn(Schema):
+class DocumentIn(InputSchema):
     name: str = Field(max_length=200, description="Document name.")
     url: str = Field("", max_length=500, description="Where the document is kept.")
 
@@ -55,7 +55,7 @@ class InteractionOut(ModelSchema):
                   "effect", "script", "notes", "episode", "source_type", "source_id", "created_at"]
 
 
-class InteractionIn(Schema):
+class InteractionIn(InputSchema):
     contact_id: int | None = Field(None, description="Person the interaction was with (this or account_id is "
                                                      "required).")
     account_id: int | None = Field(None, description="Customer account; taken from the contact when empty.")
@@ -77,7 +77,7 @@ class InteractionIn(Schema):
     source_id: str = Field("", max_length=64, description="ID of that object; the same source is recorded once.")
 
 
-class InteractionPatch(Schema):
+class InteractionPatch(InputSchema):
     duration_seconds: int | None = model_field(Interaction, "duration_seconds", ge=0)
     subject: str | None = model_field(Interaction, "subject")
     reason: str | None = model_field(Interaction, "reason")

@@ -108,6 +108,13 @@ def test_choice_outside_the_list_is_refused_by_the_service(api_client):
     assert Contact.objects.count() == 0
 
 
+def test_unknown_body_field_is_refused_not_ignored(api_client):
+    response = post(api_client, "/api/v1/contacts", {"full_name": "Li Lei", "jobtitle": "CTO"})
+    assert response.status_code == 422
+    assert set(response.json()["errors"]) == {"jobtitle"}
+    assert Contact.objects.count() == 0
+
+
 def test_contact_without_any_name_is_refused(api_client):
     response = post(api_client, "/api/v1/contacts", {"email": "someone@example.com"})
     assert response.status_code == 422
