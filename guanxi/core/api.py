@@ -18,7 +18,7 @@ from guanxi.core import selectors, services
 from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
 from guanxi.core.models import (
     Account, Address, ApiToken, AuditAction, AuditLog, Contact, CustomField, CustomFieldType, LifecycleStage,
-    PhoneKind, Role, User, ValueTier,
+    PhoneKind, User, ValueTier,
 )
 
 router = Router()
@@ -562,7 +562,7 @@ class UserOut(ModelSchema):
 class UserPatch(InputSchema):
     email: str | None = model_field(User, "email")
     display_name: str | None = model_field(User, "display_name")
-    role: Role | None = Field(None, description="Decides what the user may do; see the access matrix.")
+    role: str | None = model_field(User, "role")
     team_id: int | None = Field(None, description="Team the user works in.")
     territory_id: int | None = Field(None, description="Territory the user covers.")
     language: str | None = model_field(User, "language")
