@@ -526,6 +526,22 @@ def user_update(*, actor: User, user_id: int, data: dict) -> User:
 
 
 @transaction.atomic
+def user_set_language(*, actor: User, language: str) -> User:
+    """The actor chooses the language of their own user interface (no admin right needed)."""
+    from django.conf import settings
+
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": [_("Unknown language “%(language)s”.") % {"language": language}]})
+    user = User.objects.select_for_update().get(pk=actor.pk)
+    before = user.language
+    if before != language:
+        user.language = language
+        user.save(update_fields=["language"])
+        audit_record(actor=actor, action=AuditAction.UPDATE, obj=user, changes={"language": [before, language]})
+    return user
+
+
+@transaction.atomic
 def user_deactivate(*, actor: User, user_id: int) -> User:
     """Remove a user's access. The row stays: records and the audit log still name them."""
     if scope_for(actor, "user", "delete") != Visibility.ALL:
