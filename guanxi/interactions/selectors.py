@@ -28,12 +28,13 @@ def visible_interactions(actor: User, action: str = "view") -> QuerySet[Interact
 
 
 def access_interaction_by_id(actor: User, interaction_id: int, action: str = "view") -> Interaction:
-    """The interaction if ``actor`` may ``action`` it; PermissionDenied when the actor may
-    see it but not do that, NotFound when the actor may not know it exists."""
+    """The interaction if ``actor`` may ``action`` it. PermissionDenied when the role may
+    not ``action`` interactions at all, or may see this one but not ``action`` it;
+    NotFound when the actor may not know it exists."""
+    allowed = visible_interactions(actor, action)
     try:
-        return visible_interactions(actor, action).select_related("contact", "account", "agent").get(
-            pk=interaction_id)
-    except (Interaction.DoesNotExist, ValueError, TypeError, core_selectors.PermissionDenied):
+        return allowed.select_related("contact", "account", "agent").get(pk=interaction_id)
+    except (Interaction.DoesNotExist, ValueError, TypeError):
         if action != "view" and visible_interactions(actor, "view").filter(pk=interaction_id).exists():
             raise core_selectors.PermissionDenied(f"may not {action} interaction {interaction_id}") from None
         raise NotFound(f"interaction {interaction_id}") from None

@@ -22,11 +22,13 @@ def visible_jobs(actor, action: str = "view") -> QuerySet[Job]:
 
 
 def access_job_by_id(actor, job_id: int, action: str = "view") -> Job:
-    """The job if ``actor`` may ``action`` it; PermissionDenied when the actor may see it
-    but not do that, NotFound when the actor may not know it exists."""
+    """The job if ``actor`` may ``action`` it. PermissionDenied when the role may not
+    ``action`` jobs at all, or may see this one but not ``action`` it; NotFound when the
+    actor may not know it exists."""
+    allowed = visible_jobs(actor, action)
     try:
-        return visible_jobs(actor, action).get(pk=job_id)
-    except (Job.DoesNotExist, ValueError, TypeError, PermissionDenied):
+        return allowed.get(pk=job_id)
+    except (Job.DoesNotExist, ValueError, TypeError):
         if action != "view" and visible_jobs(actor, "view").filter(pk=job_id).exists():
             raise PermissionDenied(f"may not {action} job {job_id}") from None
         raise NotFound(f"job {job_id}") from None
