@@ -292,8 +292,7 @@ RFM_COLUMNS = ("customer_id", "recency", "frequency", "monetary", "r", "f", "m",
 def _write_scores(scores: rfm.RFMScores, handle: TextIO) -> None:
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(RFM_COLUMNS)
-    # Sums of amounts pick up binary noise (0.1 + 0.2); six decimals keep cents exact.
-    monetary = np.round(scores.monetary, 6).tolist()
+    monetary = scores.monetary.tolist()
     writer.writerows(zip(scores.customer_id.tolist(), scores.recency.tolist(), scores.frequency.tolist(), monetary,
                          scores.r.tolist(), scores.f.tolist(), scores.m.tolist(), scores.rfm.tolist(),
                          scores.tier_name.tolist(), strict=True))

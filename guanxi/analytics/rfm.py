@@ -10,7 +10,9 @@ Marketing Research* 42(4), 415–430):
 * recency — whole days from the customer's last purchase to the reference date (default:
   the latest purchase date in the data); fewer days is better;
 * frequency — number of transactions;
-* monetary — total amount spent.
+* monetary — total amount spent, rounded to a millionth of the currency unit so that the
+  order in which amounts were added (0.1 + 0.2 + 0.3 ≠ 0.3 + 0.2 + 0.1 in binary floating
+  point) can never make or break a tie.
 
 Each is turned into a quintile score 1–5 (5 = best). Quintiles are by rank, not by value,
 so every score holds a fifth of the customers (sizes differ by at most one) even when many
@@ -45,6 +47,7 @@ DEFAULT_PYRAMID: tuple[tuple[str, float], ...] = (
     ("platinum", 0.01), ("gold", 0.04), ("silver", 0.15), ("bronze", 0.80))
 
 SCORE_LEVELS = 5
+MONETARY_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ def rfm_scores(customer_id: ArrayLike, purchase_date: ArrayLike, amount: ArrayLi
 
     distinct_ids, index, slots = _customer_index(customer_id)
     frequency = np.bincount(index, minlength=slots)
-    monetary = np.bincount(index, weights=amount, minlength=slots)
+    monetary = np.round(np.bincount(index, weights=amount, minlength=slots), MONETARY_DECIMALS)
     last_day = np.full(slots, np.iinfo(np.int64).min, dtype=np.int64)
     np.maximum.at(last_day, index, days)
     if not distinct_ids.size:

@@ -61,6 +61,17 @@ def test_ties_go_to_the_smaller_customer_id_whatever_the_transaction_order() -> 
     assert scores_by_customer(again) == scores_by_customer(scores)
 
 
+def test_equal_spend_ties_whatever_order_the_amounts_were_added_in() -> None:
+    # given two customers who spent 0.1, 0.2 and 0.3 (in binary floating point
+    # 0.1 + 0.2 + 0.3 and 0.3 + 0.2 + 0.1 differ in the last bit)
+    assert 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1
+    scores = rfm.rfm_scores([2, 1, 2, 1, 2, 1], np.full(6, np.datetime64("2024-01-01")),
+                            [0.1, 0.3, 0.2, 0.2, 0.3, 0.1])
+    # then they tie on spend and the smaller id ranks higher
+    assert scores.monetary[0] == scores.monetary[1] == 0.6
+    assert scores.m.tolist() == [5, 1]
+
+
 def test_integer_ids_compare_as_numbers_and_text_ids_as_text() -> None:
     same_day = np.full(2, np.datetime64("2024-03-01"))
     numbers = rfm.rfm_scores([9, 10], same_day, [1.0, 1.0])
