@@ -213,10 +213,15 @@ def _fit_transactions_file(path: str, model: str, period: clv.Period, observatio
         parse_customer_ids(table, "customer_id"), parse_dates(table, "date"),
         parse_numbers(table, "amount") if needs_amount else None,
         period=period, observation_end=observation_end)
-    if model == "gammagamma":
-        return clv.GammaGammaModel.fit(summary.frequency, summary.monetary_value, max_iterations=max_iterations)
-    purchase_model = clv.BGNBDModel if model == "bgnbd" else clv.ParetoNBDModel
-    return purchase_model.fit(summary.frequency, summary.recency, summary.T, max_iterations=max_iterations)
+    try:
+        if model == "gammagamma":
+            return clv.GammaGammaModel.fit(summary.frequency, summary.monetary_value, max_iterations=max_iterations)
+        purchase_model = clv.BGNBDModel if model == "bgnbd" else clv.ParetoNBDModel
+        return purchase_model.fit(summary.frequency, summary.recency, summary.T, max_iterations=max_iterations)
+    except clv.InvalidSummaryError as error:
+        # Refunds can leave a customer's mean repeat spend at or below zero; name the customer.
+        customer = summary.customer_id[error.position]
+        raise InputFileError(f"{path}: customer {customer}, {error.column}: {error.problem}") from None
 
 
 def clv_main(argv: Sequence[str]) -> int:

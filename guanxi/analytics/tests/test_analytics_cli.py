@@ -110,6 +110,17 @@ def test_rows_are_counted_as_a_spreadsheet_shows_them_even_after_blank_lines(
     assert err.strip() == "orders.csv: row 4, column date: '2024-02-30' is not a valid calendar date"
 
 
+def test_refunds_that_cancel_a_customers_repeat_spend_name_the_customer(capsys: pytest.CaptureFixture[str],
+                                                                          in_tmp: Path) -> None:
+    # given customer "k7" whose one repeat purchase was refunded the next day
+    rows = [[f"c{index % 25}", f"2024-0{1 + index // 25}-10", "20"] for index in range(50)]
+    rows += [["k7", "2024-01-03", "15"], ["k7", "2024-02-05", "40"], ["k7", "2024-02-06", "-40"]]
+    name = write_csv(in_tmp / "orders.csv", ["customer_id", "date", "amount"], rows)
+    exit_code, _, err = run(capsys, "clv", "fit", "--model", "gammagamma", "--transactions", name)
+    assert exit_code == 2
+    assert err.startswith("orders.csv: customer k7, monetary_value: 0 is not a positive mean spend")
+
+
 @pytest.mark.parametrize(("model", "header", "missing"), [
     ("gammagamma", ["customer_id", "date"], "amount"),
     ("bgnbd", ["customer", "date"], "customer_id"),
