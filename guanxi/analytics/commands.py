@@ -56,11 +56,11 @@ class CsvColumns:
         return InputFileError(f"{self.path}: row {self.row_numbers[position]}, column {column}: {problem}")
 
 
-def read_csv_columns(path: str, required: Sequence[str], optional: Sequence[str] = ()) -> CsvColumns:
-    """Read the ``required`` (and any present ``optional``) columns; blank lines are skipped."""
+def read_csv_columns(path: str, required: Sequence[str]) -> CsvColumns:
+    """Read the ``required`` columns (others are ignored); blank lines are skipped."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:
-            return _read_columns(path, handle, required, optional)
+            return _read_columns(path, handle, required)
     except FileNotFoundError:
         raise InputFileError(f"{path}: no such file") from None
     except UnicodeDecodeError as error:
@@ -71,7 +71,7 @@ def read_csv_columns(path: str, required: Sequence[str], optional: Sequence[str]
         raise InputFileError(f"{path}: cannot read ({error.strerror})") from None
 
 
-def _read_columns(path: str, handle: TextIO, required: Sequence[str], optional: Sequence[str]) -> CsvColumns:
+def _read_columns(path: str, handle: TextIO, required: Sequence[str]) -> CsvColumns:
     reader = csv.reader(handle)
     header = next(reader, None)
     if header is None:
@@ -82,16 +82,15 @@ def _read_columns(path: str, handle: TextIO, required: Sequence[str], optional: 
         found = ", ".join(name.strip() for name in header) or "nothing"
         plural = "s" if len(missing) > 1 else ""
         raise InputFileError(f"{path}: missing required column{plural} {', '.join(missing)} (found: {found})")
-    wanted = [name for name in (*required, *optional) if name.lower() in position_of]
-    indexes = [position_of[name.lower()] for name in wanted]
-    values: dict[str, list[str]] = {name: [] for name in wanted}
-    columns = [values[name] for name in wanted]
+    indexes = [position_of[name.lower()] for name in required]
+    values: dict[str, list[str]] = {name: [] for name in required}
+    columns = [values[name] for name in required]
     row_numbers = array("q")
     for record in reader:
         if not record or (len(record) == 1 and not record[0].strip()):
             continue
         row_numbers.append(reader.line_num)
-        for index, name, column in zip(indexes, wanted, columns, strict=True):
+        for index, name, column in zip(indexes, required, columns, strict=True):
             if index >= len(record) or not record[index].strip():
                 raise InputFileError(f"{path}: row {reader.line_num}, column {name}: value is missing")
             column.append(record[index])

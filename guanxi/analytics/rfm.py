@@ -149,7 +149,7 @@ def _tiers_from_order(ascending: NDArray[np.intp], shares: NDArray[np.float64]) 
     return tiers
 
 
-def _customer_index(customer_id: NDArray) -> tuple[NDArray, NDArray[np.int64], int]:
+def _customer_index(customer_id: NDArray) -> tuple[NDArray, NDArray[np.intp], int]:
     """(distinct ids in order, index of each transaction's customer, number of slots).
 
     Non-negative integer ids that are not too sparse index arrays directly, which skips
