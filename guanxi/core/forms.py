@@ -379,7 +379,8 @@ class RecordFilterForm(CustomFieldsMixin, forms.Form):
     """The filter bar over a list page; every field is optional."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=200,
-                        widget=forms.TextInput(attrs={"type": "search"}))
+                        widget=forms.TextInput(attrs={"type": "search",
+                                                      "placeholder": _("Name, company, email or phone")}))
     lifecycle_stage = forms.ChoiceField(label=_("Lifecycle stage"), required=False,
                                         choices=[("", _("Any"))] + list(LifecycleStage.choices))
     value_tier = forms.ChoiceField(label=_("Value tier"), required=False,
