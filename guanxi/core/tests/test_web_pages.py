@@ -529,3 +529,22 @@ def test_api_token_is_shown_once_and_can_be_revoked(admin_client, admin_user, ma
     assert admin_client.post(reverse("core:token_revoke", args=[token.pk])).status_code == 302
     assert not ApiToken.objects.filter(pk=token.pk).exists()
     assert User.objects.get(pk=admin_user.pk).is_active
+
+
+def test_list_pages_link_to_import_and_export_once_those_pages_exist(admin_client, make_user):
+    """The import/export pages are built separately (views/imports.py); until their URLs
+    exist the lists render without the links, afterwards the links appear for roles
+    allowed to import or export."""
+    from django.urls import NoReverseMatch
+
+    html = page_text(admin_client.get(reverse("core:contact_list")))
+    for url_name in ("core:import_start", "core:export"):
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        assert f'href="{url}?object=contact"' in html
+        rep_html = page_text(client_of(make_user(f"rep-{url_name[5:]}", Role.SALES_REP))
+                             .get(reverse("core:contact_list")))
+        assert f'href="{url}?object=contact"' not in rep_html  # sales reps neither import nor export
+    assert admin_client.get(reverse("core:account_list")).status_code == 200
