@@ -42,6 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import minimize
 from scipy.special import digamma, expit, gammaln, hyp2f1
+from threadpoolctl import threadpool_limits
 
 Period = Literal["days", "weeks"]
 
@@ -292,10 +293,12 @@ def _maximize_log_likelihood(model: str, names: tuple[str, ...], mean_negative_l
     The mean (not the sum) keeps gradient sizes independent of the number of customers,
     so one tolerance serves CDNOW's 2,357 customers and a million alike.
     """
-    result = minimize(mean_negative_log_likelihood, np.log(initial_parameters), jac=True, method="L-BFGS-B",
-                      bounds=[(-LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND)] * len(names),
-                      options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": GRADIENT_TOLERANCE / 10,
-                               "maxcor": 20})
+    # L-BFGS-B calls BLAS on vectors of three or four numbers; multithreaded OpenBLAS wakes
+    # its threads for each call, which on a busy machine costs more than the whole fit.
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = minimize(mean_negative_log_likelihood, np.log(initial_parameters), jac=True, method="L-BFGS-B",
+                          bounds=[(-LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND)] * len(names),
+                          options={"maxiter": max_iterations, "ftol": 1e-15, "gtol": GRADIENT_TOLERANCE / 10})
     log_parameters = result.x
     value, gradient = mean_negative_log_likelihood(log_parameters)
     parameters = np.exp(log_parameters)
