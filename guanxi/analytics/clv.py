@@ -261,16 +261,24 @@ class _PurchasePatterns:
 
 
 @dataclass(frozen=True)
-class _FrequencyGroups:
-    """Total weight per distinct frequency, so x-only terms are computed once per x."""
+class _DistinctValues:
+    """A column's distinct values and, per row, the index of its value.
 
-    x: NDArray[np.float64]
-    weight: NDArray[np.float64]
+    Functions of one column — ln Γ(r + x), ln(α + T), 1/(α + t_x) — are evaluated on the
+    few hundred distinct values and gathered or summed by index, instead of once per row.
+    """
+
+    values: NDArray[np.float64]
+    code: NDArray[np.intp]
 
     @classmethod
-    def of(cls, x: NDArray[np.float64], weight: NDArray[np.float64]) -> _FrequencyGroups:
-        distinct, code = np.unique(x, return_inverse=True)
-        return cls(x=distinct, weight=np.bincount(code, weights=weight, minlength=len(distinct)))
+    def of(cls, column: NDArray[np.float64]) -> _DistinctValues:
+        values, code = np.unique(column, return_inverse=True)
+        return cls(values=values, code=code)
+
+    def totals(self, weight: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Σ weight over the rows holding each distinct value."""
+        return np.bincount(self.code, weights=weight, minlength=len(self.values))
 
 
 # ------------------------------------------------------------------ optimisation
@@ -351,17 +359,22 @@ class BGNBDModel:
         x, t_x, T = _validated_history(frequency, recency, T)
         _require_history("BG/NBD", x, T, minimum_customers)
         patterns = _PurchasePatterns.compress(x, t_x, T)
-        groups = _FrequencyGroups.of(patterns.x, patterns.weight)
         total_weight = float(patterns.weight.sum())
+        frequencies = _DistinctValues.of(patterns.x)
+        customers_by_x = frequencies.totals(patterns.weight)
+        ages = _DistinctValues.of(patterns.T)
+        customers_by_T = ages.totals(patterns.weight)
+        purchases_by_T = ages.totals(patterns.weight * patterns.x)
         repeat = patterns.x > 0
-        repeat_x, repeat_t_x = patterns.x[repeat], patterns.t_x[repeat]
-        repeat_T, repeat_weight = patterns.T[repeat], patterns.weight[repeat]
-        weighted_x = patterns.weight * patterns.x
+        repeat_x, repeat_weight = patterns.x[repeat], patterns.weight[repeat]
+        repeat_T_code = ages.code[repeat]
+        repeat_frequencies = _DistinctValues.of(repeat_x)
+        repeat_recencies = _DistinctValues.of(patterns.t_x[repeat])
 
         def mean_negative_log_likelihood(log_parameters: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             r, alpha, a, b = np.exp(log_parameters)
             # Terms that depend on x only: equation (6) of FHL 2005 without the bracket.
-            gx, gw = groups.x, groups.weight
+            gx, gw = frequencies.values, customers_by_x
             value = _weighted_total(gw, gammaln(r + gx) + gammaln(b + gx) - gammaln(a + b + gx)) + total_weight * (
                 -gammaln(r) + r * np.log(alpha) + gammaln(a + b) - gammaln(b))
             gradient = np.array([
@@ -371,24 +384,27 @@ class BGNBDModel:
                 _weighted_total(gw, digamma(b + gx) - digamma(a + b + gx))
                 + total_weight * (digamma(a + b) - digamma(b)),
             ])
-            # -(r + x) ln(α + T) for everyone.
-            log_alpha_T = np.log(alpha + patterns.T)
-            purchase_weight = r * patterns.weight + weighted_x
+            # -(r + x) ln(α + T) for everyone, summed per distinct T.
+            log_alpha_T = np.log(alpha + ages.values)
+            inverse_alpha_T = 1.0 / (alpha + ages.values)
+            purchase_weight = r * customers_by_T + purchases_by_T
             value -= _weighted_total(purchase_weight, log_alpha_T)
-            gradient[0] -= _weighted_total(patterns.weight, log_alpha_T)
-            gradient[1] -= _weighted_total(purchase_weight, 1.0 / (alpha + patterns.T))
+            gradient[0] -= _weighted_total(customers_by_T, log_alpha_T)
+            gradient[1] -= _weighted_total(purchase_weight, inverse_alpha_T)
             # Repeat buyers may also have dropped out right after their last purchase:
             # ln(1 + D), D = a/(b+x-1) · ((α+T)/(α+t_x))^(r+x), taken as softplus(ln D)
             # so a huge D never overflows.
-            log_ratio = np.log(alpha + repeat_T) - np.log(alpha + repeat_t_x)
-            log_dropout_odds = np.log(a) - np.log(b + repeat_x - 1) + (r + repeat_x) * log_ratio
+            log_ratio = log_alpha_T[repeat_T_code] - np.log(alpha + repeat_recencies.values)[repeat_recencies.code]
+            inverse_b_x = 1.0 / (b + repeat_frequencies.values - 1)
+            log_dropout_odds = np.log(a) + np.log(inverse_b_x)[repeat_frequencies.code] + (r + repeat_x) * log_ratio
             value += _weighted_total(repeat_weight, np.logaddexp(0.0, log_dropout_odds))
             dropout_share = repeat_weight * expit(log_dropout_odds)
             gradient[0] += _weighted_total(dropout_share, log_ratio)
-            gradient[1] += _weighted_total(dropout_share * (r + repeat_x),
-                                           1.0 / (alpha + repeat_T) - 1.0 / (alpha + repeat_t_x))
+            inverse_difference = (inverse_alpha_T[repeat_T_code]
+                                  - (1.0 / (alpha + repeat_recencies.values))[repeat_recencies.code])
+            gradient[1] += _weighted_total(dropout_share * (r + repeat_x), inverse_difference)
             gradient[2] += dropout_share.sum() / a
-            gradient[3] -= _weighted_total(dropout_share, 1.0 / (b + repeat_x - 1))
+            gradient[3] -= _weighted_total(repeat_frequencies.totals(dropout_share), inverse_b_x)
             # Chain rule for log-parameters, sign and scale for the mean negative LL.
             return -value / total_weight, -gradient * np.array([r, alpha, a, b]) / total_weight
 
@@ -510,7 +526,8 @@ class ParetoNBDModel:
         x, t_x, T = _validated_history(frequency, recency, T)
         _require_history("Pareto/NBD", x, T, minimum_customers)
         patterns = _PurchasePatterns.compress(x, t_x, T)
-        groups = _FrequencyGroups.of(patterns.x, patterns.weight)
+        frequencies = _DistinctValues.of(patterns.x)
+        customers_by_x = frequencies.totals(patterns.weight)
         total_weight = float(patterns.weight.sum())
         # Customers whose last purchase is at T cannot have died in between: no integral.
         window = patterns.T > patterns.t_x
@@ -519,7 +536,7 @@ class ParetoNBDModel:
 
         def mean_negative_log_likelihood(log_parameters: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             r, alpha, s, beta = np.exp(log_parameters)
-            gx, gw = groups.x, groups.weight
+            gx, gw = frequencies.values, customers_by_x
             value = _weighted_total(gw, gammaln(r + gx)) + total_weight * (
                 -gammaln(r) + r * np.log(alpha) + s * np.log(beta))
             gradient = np.array([
@@ -647,7 +664,8 @@ class GammaGammaModel:
             raise InsufficientHistoryError(
                 f"Gamma-Gamma needs at least {minimum_customers} repeat buyers (frequency > 0) to estimate "
                 f"spend; got {x.size} of {x_all.size} customers")
-        groups = _FrequencyGroups.of(x, np.ones_like(x))
+        frequencies = _DistinctValues.of(x)
+        customers_by_x = frequencies.totals(np.ones_like(x))
         total_weight = float(x.size)
         sum_log_m = float(np.log(m).sum())
         sum_x_log_m = _weighted_total(x, np.log(m))
@@ -655,7 +673,7 @@ class GammaGammaModel:
 
         def mean_negative_log_likelihood(log_parameters: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
             p, q, v = np.exp(log_parameters)
-            gx, gw = groups.x, groups.weight
+            gx, gw = frequencies.values, customers_by_x
             log_total_spend = np.log(x * m + v)
             value = (_weighted_total(gw, gammaln(p * gx + q) - gammaln(p * gx))
                      + total_weight * (q * np.log(v) - gammaln(q))
