@@ -436,8 +436,9 @@ class SearchOut(Schema):
 
 
 @router.get("/search", response={200: SearchOut, **READ_ERRORS}, tags=["search"], summary="Global search")
-def search(request, q: str = Query(..., min_length=1, description="Name, company, email, external ID, or a phone number "
-                                                    "in any format."),
+def search(request,
+           q: str = Query(..., min_length=1, description="Name, company, email, external ID, or a phone number "
+                                                          "in any format."),
            limit: int = Query(20, ge=1, le=100, description="At most this many contacts and this many accounts.")):
     return selectors.global_search(request.auth, q, limit=limit)
 

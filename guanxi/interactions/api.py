@@ -6,8 +6,10 @@ API root, next to the contacts and accounts they belong to)."""
 import datetime
 from typing import Any
 
+from django.utils import timezone
 from ninja import Field, ModelSchema, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import field_validator
 
 from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
 from guanxi.core.models import Channel
@@ -62,8 +64,9 @@ class InteractionIn(InputSchema):
     channel: Channel = Field(description="phone, email, sms, chat, video, letter, fax, visit, ivr, web or "
                                          "auto_reply.")
     direction: Direction = Field(Direction.INBOUND, description="in or out.")
-    occurred_at: datetime.datetime | None = Field(None, description="When it started (ISO 8601 with offset); "
-                                                                    "defaults to now.")
+    occurred_at: datetime.datetime | None = Field(None, description="When it started, ISO 8601; without an offset "
+                                                                    "it is read in the server's time zone. "
+                                                                    "Defaults to now.")
     duration_seconds: int | None = model_field(Interaction, "duration_seconds", ge=0)
     subject: str | None = model_field(Interaction, "subject")
     reason: str | None = model_field(Interaction, "reason")
@@ -75,6 +78,13 @@ class InteractionIn(InputSchema):
     source_type: str = Field("", max_length=40, description="Object that produced it, e.g. call; with source_id "
                                                             "makes the call idempotent.")
     source_id: str = Field("", max_length=64, description="ID of that object; the same source is recorded once.")
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _aware(cls, value: datetime.datetime | None) -> datetime.datetime | None:
+        if value is not None and timezone.is_naive(value):
+            return timezone.make_aware(value)
+        return value
 
 
 class InteractionPatch(InputSchema):

@@ -227,7 +227,8 @@ class CustomerRecordChecker(ObjectChecker):
                 assert self.get(f"{self.path}/{record.pk}").status_code == 403, self.describe("view", label)
             return
         assert listing.status_code == 200, self.describe("view", "list")
-        assert self.labels_of(item["id"] for item in listing.json()["items"]) == REACH[scope], self.describe("view", "list")
+        listed = self.labels_of(item["id"] for item in listing.json()["items"])
+        assert listed == REACH[scope], self.describe("view", "list")
         for label, record in records.items():
             expected = 200 if label in REACH[scope] else 404
             assert self.get(f"{self.path}/{record.pk}").status_code == expected, self.describe("view", label)

@@ -4,7 +4,7 @@ locking, delete, list filters and pagination, each checked against the stored st
 import pytest
 
 from guanxi.core import selectors, services
-from guanxi.core.models import Account, AccountTeamMember, AuditLog, Contact, Role
+from guanxi.core.models import Account, AccountTeamMember, AuditLog, Role
 
 pytestmark = pytest.mark.django_db
 

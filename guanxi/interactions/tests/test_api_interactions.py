@@ -58,6 +58,16 @@ def test_record_an_interaction_on_a_contact(api_client, admin_user, customer):
     assert AuditLog.objects.filter(action="create", object_type="interaction", object_id=str(interaction.pk)).exists()
 
 
+def test_time_without_offset_is_read_in_the_servers_time_zone(api_client, customer, settings):
+    settings.TIME_ZONE = "Asia/Shanghai"
+    _account, contact = customer
+    response = post(api_client, "/api/v1/interactions", {"contact_id": contact.pk, "channel": "visit",
+                                                         "occurred_at": "2026-03-01T09:30:00"})
+    assert response.status_code == 201
+    stored = Interaction.objects.get(pk=response.json()["id"]).occurred_at
+    assert stored == datetime.datetime(2026, 3, 1, 1, 30, tzinfo=datetime.timezone.utc)
+
+
 def test_same_source_twice_is_recorded_once(api_client, customer):
     _account, contact = customer
     body = {"contact_id": contact.pk, "channel": "phone", "source_type": "call", "source_id": "uuid-1"}
