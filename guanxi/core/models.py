@@ -576,3 +576,64 @@ class AuditLog(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The audit log is append-only.")
+
+
+# ======================================================================================
+# Imports (resumable runs of guanxi.core.importing)
+# ======================================================================================
+class ImportRunState(models.TextChoices):
+    PENDING = "pending", _("Waiting to start")
+    CHECKED = "checked", _("Checked (dry run)")
+    INVALID = "invalid", _("Refused: the file has errors")
+    RUNNING = "running", _("Importing")
+    INTERRUPTED = "interrupted", _("Interrupted; can be resumed")
+    SUCCEEDED = "succeeded", _("Imported")
+
+
+class ImportRun(models.Model):
+    """One import of one file: what was asked, how far it got, what it found.
+
+    ``rows_done`` is the checkpoint: it is written in the same transaction as the rows it
+    counts, so after a crash the run resumes exactly after the last committed chunk.
+    ``file_sha256`` ties the checkpoint to the file's content: a changed file starts over.
+    """
+
+    # --- fields ---
+    object_type = models.CharField(_("object type"), max_length=20, help_text=_("contact or account."))
+    file_name = models.CharField(_("file name"), max_length=255, help_text=_("Name of the file as given."))
+    stored_path = models.CharField(_("stored file"), max_length=500, blank=True,
+                                   help_text=_("Where an uploaded file is kept until the import finishes."))
+    file_sha256 = models.CharField(_("file fingerprint"), max_length=64, db_index=True,
+                                   help_text=_("SHA-256 of the file's bytes."))
+    file_size = models.BigIntegerField(_("file size"), default=0, help_text=_("Bytes."))
+    mapping = models.JSONField(_("column mapping"), default=dict, blank=True,
+                               help_text=_("Column header → field, as used for this run."))
+    options = models.JSONField(_("options"), default=dict, blank=True,
+                               help_text=_("Encoding, sheet, skip-invalid and the like."))
+    state = models.CharField(_("state"), max_length=20, choices=ImportRunState.choices,
+                             default=ImportRunState.PENDING, db_index=True, help_text="")
+    actor = models.ForeignKey(User, verbose_name=_("started by"), null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+", help_text=_("User the import acts as."))
+    job_id = models.PositiveIntegerField(_("job"), null=True, blank=True,
+                                         help_text=_("Background job running the import, if any."))
+    total_rows = models.PositiveIntegerField(_("rows in file"), default=0, help_text=_("Data rows, header excluded."))
+    rows_done = models.PositiveIntegerField(_("rows committed"), default=0,
+                                            help_text=_("Data rows up to here are committed (the checkpoint)."))
+    created_count = models.PositiveIntegerField(_("created"), default=0, help_text=_("Records created."))
+    updated_count = models.PositiveIntegerField(_("updated"), default=0, help_text=_("Records updated."))
+    unchanged_count = models.PositiveIntegerField(_("unchanged"), default=0,
+                                                  help_text=_("Rows that matched a record and changed nothing."))
+    error_count = models.PositiveIntegerField(_("rows with errors"), default=0, help_text=_("Rows refused."))
+    issues = models.JSONField(_("issues"), default=list, blank=True,
+                              help_text=_("The first problems found: file, row, column, message."))
+    message = models.CharField(_("message"), max_length=500, blank=True, help_text=_("Latest status line."))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, help_text="")
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True, help_text="")
+
+    class Meta:
+        verbose_name = _("import run")
+        verbose_name_plural = _("import runs")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.object_type}, {self.state})"
