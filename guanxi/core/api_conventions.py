@@ -55,7 +55,8 @@ def model_field(model, name: str, default: Any = None, **extra: Any) -> Any:
     field = model._meta.get_field(name)
     json_extra = {}
     if field.choices:
-        json_extra["enum"] = ([""] if field.blank else []) + [value for value, _label in field.choices]
+        json_extra["enum"] = ([""] if field.blank else []) + [value for value, _label in field.choices] + (
+            [None] if default is None else [])
     max_length = getattr(field, "max_length", None) if field.get_internal_type() in {
         "CharField", "SlugField", "EmailField", "URLField"} else None
     return Field(default, title=str(field.verbose_name).capitalize(), description=str(field.help_text) or None,
