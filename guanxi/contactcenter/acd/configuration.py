@@ -312,4 +312,5 @@ class WorkItem:
     def __post_init__(self) -> None:
         if not self.item_id:
             raise ValueError("a work item needs an id")
-        object.__setattr__(self, "media", Media(self.media))
+        if type(self.media) is not Media:
+            object.__setattr__(self, "media", Media(self.media))

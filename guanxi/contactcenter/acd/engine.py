@@ -76,6 +76,12 @@ _UNAVAILABLE_END = 6
 
 _WRANDOM_WIDTH = 1000  # app_queue: ast_random() % ((1 + penalty) * 1000)
 
+# Enum members read through a descriptor on every attribute access; the hot path uses these.
+_ENTERED = EventKind.ENTERED
+_OFFERED = EventKind.OFFERED
+_ANSWERED = EventKind.ANSWERED
+_COMPLETED = EventKind.COMPLETED
+
 
 class ManualClock:
     """A clock for tests, simulations and replays: time moves only when told."""
@@ -259,7 +265,8 @@ class Engine:
         record = ItemRecord(item, self._item_sequence, now)
         self._items[item.item_id] = record
         queue.entered += 1
-        self._event(EventKind.ENTERED, queue=queue.name, item_id=item.item_id, detail=str(item.media))
+        if self._record_events:
+            self._events.append(Event(_ENTERED, now, queue.name, item.item_id, None, None, item.media))
         self._place(record, queue)
         if queue.leave_mask and queue.leave_present == 0:
             self._queues_to_check_empty.append(queue)
@@ -302,6 +309,7 @@ class Engine:
         record.agent = agent
         record.answered_at = now
         record.epoch += 1
+        record.entry = None  # the sort entry points back at the record; drop the cycle
         del queue.waiting[record.item_id]
         waited = now - record.arrived_at
         if record.callback:
@@ -320,7 +328,8 @@ class Engine:
         agent.active[record.item_id] = record
         agent.items_answered += 1
         agent.missed_in_a_row = 0
-        self._event(EventKind.ANSWERED, queue=queue.name, item_id=record.item_id, agent_id=agent_id, waited=waited)
+        if self._record_events:
+            self._events.append(Event(_ANSWERED, now, queue.name, record.item_id, agent_id, waited, ""))
         self._agent_changed(agent)
         for other in others:
             self._agent_changed(other)
@@ -359,8 +368,8 @@ class Engine:
         queue.completed += 1
         queue.total_handle_time += handled
         queue.talktime = (3.0 * queue.talktime + handled) / 4.0
-        self._event(EventKind.COMPLETED, queue=queue.name, item_id=item_id, agent_id=agent.agent_id,
-                    detail=f"handled {handled:.1f} s")
+        if self._record_events:
+            self._events.append(Event(_COMPLETED, now, queue.name, item_id, agent.agent_id, None, ""))
         wrapup_time = queue.config.wrapup_time
         if wrapup_time > 0 and agent.logged_in:
             agent.wrap_up_until = now + wrapup_time
@@ -535,7 +544,7 @@ class Engine:
         lowest, highest = stage.min_penalty, stage.max_penalty
         if queue.most_skilled_from is not None and record.priority >= queue.most_skilled_from:
             chosen = self._most_skilled(queue, lowest, highest)
-        elif queue.strategy is Strategy.WRANDOM:
+        elif queue.weighted_random:
             chosen = self._weighted_random(queue, lowest, highest)
         else:
             chosen = None
@@ -544,7 +553,7 @@ class Engine:
                     continue
                 if group.penalty > highest:
                     break
-                if queue.strategy is Strategy.RINGALL:
+                if queue.rings_all:
                     chosen = list(group.pool.members)
                 else:
                     chosen = [group.pool.pick(queue, self._random)]
@@ -592,35 +601,41 @@ class Engine:
         members = best_group.pool.members
         return [members[rng.randrange(len(members))]]
 
-    def _route_agent(self, agent: AgentRecord) -> None:
-        """Give a newly free agent the best item among the queues it serves."""
+    def _route_agent(self, agent: AgentRecord) -> bool:
+        """Offer a newly free agent the best item among the queues it serves, if any waits.
+
+        Best = higher queue weight, then higher effective priority, then earlier arrival.
+        """
         now = self._now
-        best_rank = None
+        free_capacity = agent.capacity - agent.used
         best_entry = None
         best_membership = None
+        best_weight = 0
+        best_priority = 0.0
         for membership in agent.memberships:
-            if not membership.available:
+            if free_capacity < membership.item_size:
                 continue
-            queue = membership.queue
-            if not queue.listed_count:
+            weight = membership.weight
+            if best_entry is not None and weight < best_weight:
                 continue
             top = None
-            for stage in membership.eligible_stages:
-                entries = stage.entries
+            for entries in membership.eligible_entry_lists:
                 if entries:
                     candidate = entries[-1]
                     if top is None or candidate > top:
                         top = candidate
             if top is None:
                 continue
-            rank = (queue.weight, top[0] + queue.aging * now, top[1])
-            if best_rank is None or rank > best_rank:
-                best_rank, best_entry, best_membership = rank, top, membership
+            priority = top[0] + membership.aging * now
+            if (best_entry is None or weight > best_weight or priority > best_priority
+                    or (priority == best_priority and top[1] > best_entry[1])):
+                best_entry, best_membership, best_weight, best_priority = top, membership, weight, priority
         if best_entry is None:
-            return
+            return False
         record = best_entry[2]
         self._unlist(record)
         self._make_offer(record, [best_membership])
+        return True
 
     def _make_offer(self, record: ItemRecord, memberships: list[MembershipRecord]) -> None:
         queue = record.queue
@@ -634,7 +649,8 @@ class Engine:
             offer_id=offer_id,
             item_id=record.item_id,
             queue=queue.name,
-            agent_ids=tuple(membership.agent.agent_id for membership in memberships),
+            agent_ids=(memberships[0].agent.agent_id,) if len(memberships) == 1
+            else tuple(membership.agent.agent_id for membership in memberships),
             media=record.media,
             priority=record.priority,
             offered_at=now,
@@ -647,17 +663,18 @@ class Engine:
         self._offers[offer_id] = pending
         record.state = OFFERED
         record.offer = pending
-        if queue.strategy is Strategy.RRMEMORY:
+        if queue.remembers_last:
             queue.next_round_robin_order = memberships[-1].order + 1
         for membership in memberships:
             agent = membership.agent
             agent.offer = pending
             self._refresh_agent(agent)
             if self._record_events:
-                self._events.append(Event(EventKind.OFFERED, now, queue.name, record.item_id, agent.agent_id,
-                                          offer.waited, str(record.media)))
+                self._events.append(Event(_OFFERED, now, queue.name, record.item_id, agent.agent_id,
+                                          offer.waited, record.media))
         if expires_at is not None:
-            self._schedule(expires_at, _OFFER_EXPIRY, pending, offer_id)
+            # The timer holds only the id, so an answered offer is freed at once.
+            self._schedule(expires_at, _OFFER_EXPIRY, None, offer_id)
         self._new_offers.append(offer)
 
     # ------------------------------------------------------------------ agents
@@ -666,9 +683,11 @@ class Engine:
         """Bring the agent's pool entries in line with its state; True if free for any queue."""
         agent.version += 1
         ready = (agent.logged_in and not agent.paused and agent.offer is None and agent.wrap_up_until is None
-                 and agent.unavailable_until is None)
+                 and agent.unavailable_until is None and agent.used < agent.capacity)
+        if not ready and not agent.available_memberships and not agent.tracks_presence:
+            return False  # the common busy agent: not in any pool before or after
         free_capacity = agent.capacity - agent.used
-        bits = -1
+        bits = agent.condition_bits() if agent.tracks_presence else 0
         any_available = False
         for membership in agent.memberships:
             queue = membership.queue
@@ -682,25 +701,32 @@ class Engine:
                         group.skill_pool.refresh(membership)
                 else:
                     membership.available = True
+                    agent.available_memberships += 1
                     queue.available_count += 1
                     group.pool.insert(membership)
                     if group.skill_pool is not None:
                         group.skill_pool.insert(membership)
             elif membership.available:
                 membership.available = False
+                agent.available_memberships -= 1
                 queue.available_count -= 1
                 group.pool.discard(membership)
                 if group.skill_pool is not None:
                     group.skill_pool.discard(membership)
             if queue.join_mask or queue.leave_mask:
-                if bits < 0:
-                    bits = agent.condition_bits()
                 self._update_presence(membership, bits | membership.static_condition_bits)
         return any_available
 
     def _agent_changed(self, agent: AgentRecord) -> None:
-        if self._refresh_agent(agent):
-            self._route_agent(agent)
+        """Route an agent whose state changed, then file it in the pools if it stays free.
+
+        Routing first means an agent going straight from one item to the next never
+        enters and leaves the pools of its queues.
+        """
+        if (agent.logged_in and not agent.paused and agent.offer is None and agent.wrap_up_until is None
+                and agent.unavailable_until is None and agent.used < agent.capacity and self._route_agent(agent)):
+            return
+        self._refresh_agent(agent)
 
     def _update_presence(self, membership: MembershipRecord, bits: int) -> None:
         queue = membership.queue
@@ -824,6 +850,8 @@ class Engine:
         agent.memberships.append(membership)
         agent.membership_by_queue[queue.name] = membership
         queue.members[agent.agent_id] = membership
+        if queue.join_mask or queue.leave_mask:
+            agent.tracks_presence = True
         # Presence starts from "absent"; the first refresh counts the member in.
         bits = agent.condition_bits() | membership.static_condition_bits
         self._update_presence(membership, bits)
@@ -834,6 +862,7 @@ class Engine:
         queue = membership.queue
         if membership.available:
             membership.available = False
+            agent.available_memberships -= 1
             queue.available_count -= 1
             membership.group.pool.discard(membership)
             if membership.group.skill_pool is not None:
@@ -847,6 +876,9 @@ class Engine:
         agent.memberships.remove(membership)
         del agent.membership_by_queue[queue.name]
         del queue.members[agent.agent_id]
+        agent.tracks_presence = any(
+            other.queue.join_mask or other.queue.leave_mask for other in agent.memberships
+        )
         agent.version += 1
 
     # ------------------------------------------------------------------ items in line
@@ -905,6 +937,7 @@ class Engine:
         del self._items[record.item_id]
         record.state = FINISHED
         record.epoch += 1
+        record.entry = None
 
     def _overflow(self, record: ItemRecord) -> None:
         source = record.queue
@@ -966,10 +999,11 @@ class Engine:
 
     def _fire(self, kind: int, target, token) -> None:
         if kind == _OFFER_EXPIRY:
-            if self._offers.get(token) is target:
-                for agent in list(target.agents):
-                    if self._offers.get(token) is target:
-                        self._release_agent_from_offer(target, agent, EventKind.OFFER_MISSED, "ring timeout")
+            pending = self._offers.get(token)
+            if pending is not None:
+                for agent in list(pending.agents):
+                    if self._offers.get(token) is pending:
+                        self._release_agent_from_offer(pending, agent, EventKind.OFFER_MISSED, "ring timeout")
         elif kind == _WRAP_UP_END:
             if target.wrap_up_token == token and target.wrap_up_until is not None:
                 self._end_wrap_up(target)

@@ -1,4 +1,9 @@
-"""What the routing engine hands back: offers, wallboard events, statistics and errors."""
+"""What the routing engine hands back: offers, wallboard events, statistics and errors.
+
+``Offer``, ``Event`` and ``EnqueueResult`` are made on the routing hot path, so they are
+plain slotted dataclasses (a frozen one costs four times as much to build); treat
+them as read-only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from enum import StrEnum
 from guanxi.contactcenter.acd.configuration import Media
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Offer:
     """A routing decision: ``item_id`` is offered to ``agent_ids`` (several only for ringall).
 
@@ -58,7 +63,7 @@ class EventKind(StrEnum):
     WRAP_UP_ENDED = "wrap_up_ended"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
     """Something the wallboard, the queue log or the agent desktop wants to know."""
 
@@ -97,7 +102,7 @@ class AgentStatus:
     unavailable_until: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EnqueueResult:
     """The answer to a work item joining a queue, ready for the announcement."""
 
