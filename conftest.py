@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
-os.environ.setdefault("GUANXI_DATA_DIR", os.path.join(os.path.dirname(__file__), "var", "test"))
+# Each test run gets its own data folder (job-queue file, media), so two runs on one
+# machine never consume each other's queue.
+os.environ.setdefault("GUANXI_DATA_DIR", tempfile.mkdtemp(prefix="guanxi-test-"))
 
 
 @pytest.fixture(autouse=True)
