@@ -353,7 +353,9 @@ class Engine:
     def work_completed(self, item_id: str) -> None:
         """The agent finished the item; the queue's wrap-up time starts."""
         now = self._begin()
-        record = self._item(item_id)
+        record = self._items.get(item_id)
+        if record is None:
+            record = self._item(item_id)  # raises with the reason
         if record.state != CONNECTED:
             raise InvalidTransition(f"work item {item_id!r} was not answered, so it cannot be completed")
         agent = record.agent
@@ -370,7 +372,7 @@ class Engine:
         queue.talktime = (3.0 * queue.talktime + handled) / 4.0
         if self._record_events:
             self._events.append(Event(_COMPLETED, now, queue.name, item_id, agent.agent_id, None, ""))
-        wrapup_time = queue.config.wrapup_time
+        wrapup_time = queue.wrapup_time
         if wrapup_time > 0 and agent.logged_in:
             agent.wrap_up_until = now + wrapup_time
             agent.wrap_up_token += 1
@@ -642,7 +644,7 @@ class Engine:
         now = self._now
         self._offer_sequence += 1
         offer_id = self._offer_sequence
-        ring_timeout = queue.config.ring_timeout
+        ring_timeout = queue.ring_timeout
         expires_at = now + ring_timeout if ring_timeout is not None else None
         item = record.item
         offer = Offer(
@@ -1059,6 +1061,8 @@ class Engine:
     def _finish(self) -> None:
         """Apply leave-when-empty to queues whose last present member just went away."""
         pending = self._queues_to_check_empty
+        if not pending:
+            return
         while pending:
             queue = pending.pop()
             if not queue.leave_mask or queue.leave_present:

@@ -151,7 +151,8 @@ class QueueRecord:
         "config", "name", "strategy", "weight", "aging", "item_size", "stages", "members", "groups",
         "group_list", "available_count", "waiting", "listed_count", "next_round_robin_order", "holdtime",
         "talktime", "join_mask", "leave_mask", "join_present", "leave_present", "most_skilled_from",
-        "pool_factory", "skill_pool_factory", "rings_all", "weighted_random", "remembers_last",
+        "pool_factory", "skill_pool_factory", "rings_all", "weighted_random", "remembers_last", "ring_timeout",
+        "wrapup_time",
         # counters
         "entered", "answered", "answered_within_service_level", "abandoned", "abandoned_within_service_level",
         "short_abandoned", "timed_out", "left_empty", "join_refused", "overflowed_out", "overflowed_in",
@@ -171,6 +172,8 @@ class QueueRecord:
         self.weight = config.weight
         self.aging = config.priority_aging_per_second
         self.item_size = config.item_size
+        self.ring_timeout = config.ring_timeout
+        self.wrapup_time = config.wrapup_time
         self.stages = stages
         self.members: dict[str, MembershipRecord] = {}
         self.groups: dict[int, PenaltyGroup] = {}
@@ -258,4 +261,6 @@ class PendingOffer:
         self.offer = offer
         self.item = item
         self.memberships = memberships
-        self.agents = [membership.agent for membership in memberships]
+        self.agents = [memberships[0].agent] if len(memberships) == 1 else [
+            membership.agent for membership in memberships
+        ]

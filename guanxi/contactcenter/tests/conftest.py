@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import pytest
 
 from guanxi.contactcenter.acd import Agent, Engine, ManualClock, QueueConfig, WorkItem
@@ -78,7 +76,3 @@ class Scenario:
 @pytest.fixture
 def scenario() -> Scenario:
     return Scenario()
-
-
-def agent_ids(offers: Iterable) -> list[tuple[str, ...]]:
-    return [offer.agent_ids for offer in offers]

@@ -23,6 +23,8 @@ def test_after_completing_an_item_the_agent_wraps_up_before_the_next_offer():
     scenario.clock.advance(100)
     scenario.engine.work_completed("c1")
     assert scenario.engine.agent_status("ana").state is AgentState.WRAP_UP
+    assert scenario.engine.agent_status("ana").wrap_up_until == 130.0
+    assert scenario.engine.next_timer_at() == 130.0  # a scheduler sleeps until then
     assert scenario.offers() == []
     assert scenario.advance(29.5) == []
     offers = scenario.advance(0.5)
@@ -415,3 +417,17 @@ def test_updating_an_agents_skills_changes_the_queues_it_serves():
     scenario.engine.update_agent(Agent("ana", skills={"sales": 7}))
     assert scenario.engine.agent_queues("ana") == {"sales": 0}
     assert [offer.item_id for offer in scenario.offers()] == ["s1"]
+
+
+def test_an_agent_can_be_removed_only_when_logged_out_with_no_work():
+    scenario = Scenario()
+    scenario.queue()
+    scenario.agents("ana")
+    scenario.handle("c1")
+    with pytest.raises(InvalidTransition, match="logged out with no work"):
+        scenario.engine.remove_agent("ana")
+    scenario.engine.agent_logout("ana")
+    scenario.engine.work_completed("c1")
+    scenario.engine.remove_agent("ana")
+    assert scenario.engine.agent_ids() == []
+    assert scenario.engine.queue_stats("support").agents["logged_out"] == 0
