@@ -31,8 +31,20 @@ An item's stage is the step of the queue's penalty rules it has reached, so an a
 checks one entry per stage it qualifies for. Priority aging keeps a fixed sort key:
 ``priority + rate * (now - arrived)`` orders like ``priority - rate * arrived``.
 
+A freed agent is routed before it is filed in the pools, so an agent going straight
+from one item to the next never enters and leaves the pools of its queues.
+
 Time comes only from the injected ``clock``; randomness only from ``rng_seed``.
 Every public operation first runs the timers due by the clock's time.
+
+Where it knowingly differs from app_queue:
+
+* ``weight`` orders the items a freed agent takes; app_queue also keeps a shared
+  member from ringing for a lower-weight queue while a higher-weight queue has
+  callers at all, even callers whose penalty range excludes that member.
+* Waits (service level, ASA, hold time estimate) count from the item's first arrival,
+  so an overflowed call keeps its whole wait; app_queue counts from joining each queue.
+* Agents freed at the same instant are routed in the order their events arrive.
 """
 
 from __future__ import annotations
