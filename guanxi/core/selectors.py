@@ -161,10 +161,11 @@ def apply_custom_filters(queryset: QuerySet, target: str, custom: tuple[tuple[st
     return queryset
 
 
-def contact_list(actor: User, filters: ContactFilters | None = None, sort: str = "name") -> QuerySet[Contact]:
-    """Contacts the actor may see, filtered and sorted; callers paginate."""
+def contact_list(actor: User, filters: ContactFilters | None = None, sort: str = "name",
+                 action: str = "view") -> QuerySet[Contact]:
+    """Contacts the actor may see (or ``action``, e.g. export), filtered and sorted; callers paginate."""
     filters = filters or ContactFilters()
-    queryset = visible_contacts(actor).select_related("account", "owner")
+    queryset = visible_contacts(actor, action).select_related("account", "owner")
     if filters.query:
         queryset = search_contacts_queryset(queryset, filters.query)
     if filters.lifecycle_stage:
@@ -196,9 +197,10 @@ class AccountFilters:
     custom: tuple[tuple[str, str], ...] = ()
 
 
-def account_list(actor: User, filters: AccountFilters | None = None, sort: str = "name") -> QuerySet[Account]:
+def account_list(actor: User, filters: AccountFilters | None = None, sort: str = "name",
+                 action: str = "view") -> QuerySet[Account]:
     filters = filters or AccountFilters()
-    queryset = visible_accounts(actor).select_related("owner", "territory")
+    queryset = visible_accounts(actor, action).select_related("owner", "territory")
     if filters.query:
         phone = phone_from_query(filters.query)
         queryset = queryset.filter(phone=phone) if phone else filter_full_text(queryset, filters.query)
