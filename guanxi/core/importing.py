@@ -48,6 +48,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.utils import timezone, translation
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -96,7 +97,7 @@ class Issue:
 
     def __str__(self) -> str:
         where = f"{self.file}, row {self.row}" + (f", column “{self.column}”" if self.column else "")
-        shown = f" (“{self.value}”)" if self.value else ""
+        shown = f" (“{self.value}”)" if self.value and self.value not in self.message else ""
         return f"{where}: {self.message}{shown}"
 
 
@@ -121,7 +122,10 @@ def cell_text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, str):
-        return value.strip()
+        text = value.strip()
+        if len(text) > 1 and text[0] == "'" and text[1] in "=+-@":
+            return text[1:]  # the exporter's guard against spreadsheet formulas (exporting.spreadsheet_safe)
+        return text
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float) and value.is_integer():
@@ -591,7 +595,7 @@ def build_plan(object_type: str, file_label: str, headers: list[str],
                               % {"header": header}))
     required = REQUIRED_NAME_FIELDS[object_type]
     if not any(name in seen for name in required):
-        label = str(available[required[0]].label)
+        label = capfirst(str(available[required[0]].label))
         problems.append(Issue(file_label, 1, label, _("Required column missing: the file needs a name column "
                                                       "(for example “%(example)s”).")
                               % {"example": "Full name / 姓名" if object_type == "contact" else "Name / 公司名称"}))
