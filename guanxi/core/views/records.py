@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from guanxi.core import record_panels, selectors, services
@@ -101,8 +102,10 @@ def home(request):
 # ======================================================================================
 # Contacts
 # ======================================================================================
-CONTACT_COLUMNS = (("name", _("Name")), ("", _("Account")), ("", _("Phone")), ("", _("Email")),
-                   ("stage", _("Lifecycle stage")), ("", _("Owner")), ("updated", _("Updated")))
+# Headings are lazy: the tuple is built once at import, the words in each request's language.
+CONTACT_COLUMNS = (("name", gettext_lazy("Name")), ("", gettext_lazy("Account")), ("", gettext_lazy("Phone")),
+                   ("", gettext_lazy("Email")), ("stage", gettext_lazy("Lifecycle stage")),
+                   ("", gettext_lazy("Owner")), ("updated", gettext_lazy("Updated")))
 
 
 @staff_page
@@ -247,8 +250,9 @@ def contact_delete(request, contact_id: int):
 # ======================================================================================
 # Accounts
 # ======================================================================================
-ACCOUNT_COLUMNS = (("name", _("Name")), ("", _("Industry")), ("", _("Phone")), ("", _("Lifecycle stage")),
-                   ("", _("Value tier")), ("", _("Owner")), ("updated", _("Updated")))
+ACCOUNT_COLUMNS = (("name", gettext_lazy("Name")), ("", gettext_lazy("Industry")), ("", gettext_lazy("Phone")),
+                   ("", gettext_lazy("Lifecycle stage")), ("", gettext_lazy("Value tier")),
+                   ("", gettext_lazy("Owner")), ("updated", gettext_lazy("Updated")))
 
 
 @staff_page
