@@ -567,6 +567,10 @@ def build_plan(object_type: str, file_label: str, headers: list[str],
                                       % {"field": name, "fields": ", ".join(sorted(available))}))
             continue
         mapping[header] = name
+    claimed = {name for header, name in (overrides or {}).items() if name and header in mapping}
+    for header, name in mapping.items():  # an explicit choice beats a guess for the same field
+        if name in claimed and (overrides or {}).get(header) != name:
+            mapping[header] = IGNORE
     warnings: list[Issue] = []
     seen: dict[str, str] = {}
     columns: list[tuple[int, str, ImportField]] = []
@@ -2006,3 +2010,96 @@ def _write_all(run: ImportRun, table: TableFile, plan: ImportPlan, actor: User, 
 
 def _rows_before(run: ImportRun, start_row: int) -> int:
     return int(run.options.get("rows_seen", 0)) if start_row else 0
+
+
+# ======================================================================================
+# Runs started from the web: upload, preview, mapping
+# ======================================================================================
+UPLOAD_SUFFIXES = {".csv", ".txt", ".tsv", ".xlsx"}
+PREVIEW_ROWS = 3
+
+
+def uploads_dir() -> Path:
+    from django.conf import settings
+
+    folder = Path(settings.DATA_DIR) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def access_import_run_by_id(actor: User, run_id: int) -> ImportRun:
+    """An import run its starter (or a superuser) may see; others get ``NotFound``."""
+    from guanxi.core.errors import NotFound
+
+    runs = ImportRun.objects.all() if actor.is_superuser else ImportRun.objects.filter(actor_id=actor.pk)
+    try:
+        return runs.get(pk=run_id)
+    except (ImportRun.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"import run {run_id}") from None
+
+
+def import_run_list(actor: User, limit: int = 10) -> list[ImportRun]:
+    return list(ImportRun.objects.filter(actor_id=actor.pk).order_by("-created_at", "-id")[:limit])
+
+
+def import_run_create(*, actor: User, object_type: str, file_name: str, chunks: Iterator[bytes],
+                      encoding: str = "", sheet: str = "") -> ImportRun:
+    """Keep an uploaded file (outside the web root) and open a run for it with the guessed
+    mapping. Raises ``ImportFileError`` (and keeps nothing) when the file cannot be read."""
+    import uuid
+
+    check_import_permission(actor, object_type)
+    suffix = Path(file_name).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise ImportFileError([Issue(file_name, 0, "", _("Upload a CSV or XLSX file."))])
+    stored = uploads_dir() / f"{uuid.uuid4().hex}{suffix}"
+    with open(stored, "wb") as handle:
+        for chunk in chunks:
+            handle.write(chunk)
+    try:
+        table = open_table(stored, file_label=file_name, encoding=encoding or None, sheet=sheet or None)
+        mapping = guess_mapping(table.headers, fields_for(object_type))
+    except ImportFileError:
+        stored.unlink(missing_ok=True)
+        raise
+    return ImportRun.objects.create(
+        object_type=object_type, file_name=file_name[:255], stored_path=str(stored), file_sha256=file_sha256(stored),
+        file_size=stored.stat().st_size, mapping=mapping, actor=actor,
+        options={"encoding": table.encoding or "", "sheet": sheet})
+
+
+@dataclass
+class Preview:
+    headers: list[str]
+    samples: list[list[str]]        # per header, the first few values
+    mapping: dict[str, str]
+    fields: list[ImportField]
+
+
+def import_run_preview(run: ImportRun) -> Preview:
+    table = open_table(run.stored_path, file_label=run.file_name, encoding=run.options.get("encoding") or None,
+                       sheet=run.options.get("sheet") or None)
+    samples: list[list[str]] = [[] for _header in table.headers]
+    for count, (_number, cells) in enumerate(table.rows()):
+        if count >= PREVIEW_ROWS:
+            break
+        for position in range(len(table.headers)):
+            samples[position].append(cell_text(cells[position]) if position < len(cells) else "")
+    available = fields_for(run.object_type)
+    return Preview(table.headers, samples, {header: run.mapping.get(header, IGNORE) for header in table.headers},
+                   list(available.values()))
+
+
+def import_run_set_mapping(*, actor: User, run: ImportRun, mapping: dict[str, str]) -> ImportRun:
+    """Store the mapping chosen on the mapping page after checking it against the file.
+    Raises ``ImportFileError`` (and stores nothing) for a mapping that cannot work."""
+    check_import_permission(actor, run.object_type)
+    if run.state in (ImportRunState.RUNNING, ImportRunState.SUCCEEDED):
+        raise ImportFileError([Issue(run.file_name, 0, "", _("This import has already run."))])
+    table = open_table(run.stored_path, file_label=run.file_name, encoding=run.options.get("encoding") or None,
+                       sheet=run.options.get("sheet") or None)
+    plan, _warnings = build_plan(run.object_type, run.file_name, table.headers, mapping)
+    run.mapping = plan.mapping
+    run.state = ImportRunState.PENDING
+    run.save(update_fields=["mapping", "state"])
+    return run
