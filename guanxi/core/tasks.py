@@ -36,7 +36,7 @@ def _give_up(job: Job) -> None:
 
 @job_handler(IMPORT_JOB)
 def import_job(job: Job, progress) -> dict:
-    """params: ``run_id``, ``dry_run`` (bool), ``skip_invalid`` (bool)."""
+    """params: ``run_id``, ``dry_run`` (bool), ``skip_invalid`` (bool), optional ``chunk_size``."""
     run = ImportRun.objects.select_related("actor").get(pk=job.params["run_id"])
     ImportRun.objects.filter(pk=run.pk).update(job_id=job.pk)
     labels = {"check": _("Checked %(done)d of %(total)d rows"), "import": _("Imported %(done)d of %(total)d rows")}
@@ -50,7 +50,8 @@ def import_job(job: Job, progress) -> dict:
         result = importing.import_file(
             actor=run.actor, path=run.stored_path, object_type=run.object_type, file_label=run.file_name,
             mapping=run.mapping, dry_run=bool(job.params.get("dry_run")),
-            skip_invalid=bool(job.params.get("skip_invalid")), run=run, progress=report)
+            skip_invalid=bool(job.params.get("skip_invalid")), run=run, progress=report,
+            chunk_size=int(job.params.get("chunk_size") or importing.DEFAULT_CHUNK_SIZE))
     except importing.ImportFileError:
         _give_up(job)
         raise
