@@ -417,7 +417,9 @@ def account_fields() -> list[ImportField]:
         ImportField("name", _model_label(Account, "name"), parse_text(200),
                     ("account name", "company", "company name", "organization", "organisation", "公司", "公司名称",
                      "客户名称", "名称", "企业名称", "单位名称")),
-        ImportField("kind", _model_label(Account, "kind"), parse_choice(AccountKind), ("type", "类型", "客户类型")),
+        ImportField("kind", _model_label(Account, "kind"),
+                    parse_choice(AccountKind, {"公司": "company", "企业": "company", "家庭": "household"}),
+                    ("type", "类型", "客户类型")),
         ImportField("website", _model_label(Account, "website"), parse_url, ("web", "url", "homepage", "网站", "网址")),
         ImportField("phone", _model_label(Account, "phone"), parse_phone, PHONE_ALIASES + ("总机",)),
         ImportField("email", _model_label(Account, "email"), parse_email, EMAIL_ALIASES),
@@ -1516,7 +1518,8 @@ class AccountWriter(_Writer):
             if "parent_external_id" in row.values:
                 found = self.references.accounts_by_external_id.get(row.values["parent_external_id"])
                 if found is None:
-                    self.error(row, "parent_external_id", _("No account you can see has this external ID."),
+                    self.error(row, "parent_external_id", _("No account you can see has this external ID (a parent "
+                                                            "must exist already or come earlier in the file)."),
                                row.values["parent_external_id"])
                 else:
                     row.values["_parent"] = found[0]
