@@ -11,6 +11,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 # ======================================================================================
@@ -30,9 +31,10 @@ class Role(models.TextChoices):
 
 
 class LifecycleStage(models.TextChoices):
+    # "New" and "Active" also name lead and contract states, which Chinese words differently.
     PROSPECT = "prospect", _("Prospect")
-    NEW = "new", _("New")
-    ACTIVE = "active", _("Active")
+    NEW = "new", pgettext_lazy("lifecycle stage", "New")
+    ACTIVE = "active", pgettext_lazy("lifecycle stage", "Active")
     LOYAL = "loyal", _("Loyal")
     AT_RISK = "at_risk", _("At risk")
     LOST = "lost", _("Lost")
