@@ -666,11 +666,13 @@ class TableFile:
                                          % {"encoding": self.encoding})]) from None
         return open(self.path, newline="", encoding=self.encoding)
 
-    def _dialect(self, sample: str):
+    def _delimiter(self, sample: str) -> str:
+        """Comma, semicolon, tab or bar, guessed from the header line. Only the delimiter is
+        taken from the guess: quoting stays Excel's ("" inside quotes is a quote)."""
         try:
-            return csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t|")
+            return csv.Sniffer().sniff(sample.split("\n", 1)[0], delimiters=",;\t|").delimiter
         except csv.Error:
-            return csv.excel
+            return ","
 
     # --- XLSX ---
     def _worksheet(self):
@@ -713,7 +715,7 @@ class TableFile:
         try:
             sample = handle.read(4096)
             handle.seek(0)
-            reader = csv.reader(handle, self._dialect(sample))
+            reader = csv.reader(handle, delimiter=self._delimiter(sample))
             for row_number, cells in enumerate(reader, start=1):
                 yield row_number, cells
         except UnicodeDecodeError:
