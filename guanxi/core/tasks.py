@@ -38,7 +38,8 @@ def _give_up(job: Job) -> None:
 def import_job(job: Job, progress) -> dict:
     """params: ``run_id``, ``dry_run`` (bool), ``skip_invalid`` (bool), optional ``chunk_size``."""
     run = ImportRun.objects.select_related("actor").get(pk=job.params["run_id"])
-    ImportRun.objects.filter(pk=run.pk).update(job_id=job.pk)
+    run.job_id = job.pk
+    run.save(update_fields=["job_id"])
     labels = {"check": _("Checked %(done)d of %(total)d rows"), "import": _("Imported %(done)d of %(total)d rows")}
 
     def report(phase: str, done: int, total: int) -> None:

@@ -154,7 +154,9 @@ def test_cli_resume_continues_the_interrupted_run(admin_user, people_file, monke
     assert_every_row_once()
 
 
-def test_import_job_rerun_after_a_crash_continues_from_its_checkpoint(admin_user, people_file, monkeypatch):
+def test_import_job_rerun_after_a_crash_continues_from_its_checkpoint(admin_user, people_file, monkeypatch,
+                                                                      settings, tmp_path):
+    settings.DATA_DIR = tmp_path  # where the upload is kept
     # given an uploaded file and an import job whose worker dies in chunk 3
     with open(people_file, "rb") as handle:
         run = importing.import_run_create(actor=admin_user, object_type="contact", file_name="people.csv",
