@@ -433,7 +433,7 @@ class Contact(CustomerRecord):
 class PhoneKind(models.TextChoices):
     MOBILE = "mobile", _("Mobile")
     WORK = "work", _("Work")
-    HOME = "home", _("Home")
+    HOME = "home", pgettext_lazy("kind of phone or address", "Home")  # not the home page
     FAX = "fax", _("Fax")
     OTHER = "other", _("Other")
 
@@ -477,7 +477,7 @@ class Address(models.Model):
     class Kind(models.TextChoices):
         BILLING = "billing", _("Billing")
         SHIPPING = "shipping", _("Shipping")
-        HOME = "home", _("Home")
+        HOME = "home", pgettext_lazy("kind of phone or address", "Home")
         WORK = "work", _("Work")
         OTHER = "other", _("Other")
 

@@ -279,6 +279,8 @@ def test_contact_list_shows_headings_buttons_and_choice_labels_in_chinese(client
         assert words in html, words
     for english in ("New contact", "Lifecycle stage", "Skip to main content"):
         assert english not in html, english
+    # and the home page is the home page (首页), not a kind of phone number (住宅)
+    assert "<title>首页 · 关系 Guanxi</title>" in client.get(reverse("core:home")).content.decode()
 
 
 @pytest.mark.django_db
