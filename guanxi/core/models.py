@@ -443,7 +443,8 @@ class ContactPhone(models.Model):
 
     contact = models.ForeignKey(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
                                 related_name="phones", help_text="")
-    number = models.CharField(_("number"), max_length=20, db_index=True, help_text=_("E.164, e.g. +8613812345678."))
+    number = models.CharField(pgettext_lazy("phone", "number"), max_length=20, db_index=True,
+                              help_text=_("E.164, e.g. +8613812345678."))
     kind = models.CharField(_("kind"), max_length=10, choices=PhoneKind.choices, default=PhoneKind.MOBILE,
                             help_text="")
     is_primary = models.BooleanField(_("primary"), default=False, help_text="")
