@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "guanxi.core",
     "guanxi.interactions",
     "guanxi.jobs",
+    "guanxi.sales",
 ]
 
 MIDDLEWARE = [

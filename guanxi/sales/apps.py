@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SalesConfig(AppConfig):
+    name = "guanxi.sales"
+    label = "sales"
+    verbose_name = _("Sales")
+    DEPENDS = ("core", "interactions", "jobs")
+
+    def ready(self) -> None:
+        from guanxi import navigation
+        from guanxi.sales import tasks  # noqa: F401  (registers job handlers and periodic tasks)
+
+        navigation.register(navigation.NavEntry("leads", _("Leads"), "sales:lead_list", "lead", 40))
+        navigation.register(navigation.NavEntry("pipeline", _("Pipeline"), "sales:pipeline_board", "opportunity", 41))
+        navigation.register(navigation.NavEntry("calendar", _("Calendar"), "sales:calendar", "activity", 42))
+        navigation.register(navigation.NavEntry("sales", _("Sales"), "sales:home", "opportunity", 43))
