@@ -41,10 +41,22 @@ def column_adapters(model: type[models.Model], columns: Sequence[str]) -> list[C
         if isinstance(field, models.JSONField):
             adapters.append(_json_text)
         elif isinstance(field, models.DateTimeField) and not postgres:
-            adapters.append(connection.ops.adapt_datetimefield_value)
+            adapters.append(_same_as_last(connection.ops.adapt_datetimefield_value))
         else:
             adapters.append(None)
     return adapters
+
+
+def _same_as_last(adapter: Callable) -> Callable:
+    """``adapter`` remembering its last answer: a batch stamps every row with one timestamp."""
+    last: list = [object(), None]
+
+    def adapt(value):
+        if value is not last[0]:
+            last[0], last[1] = value, adapter(value)
+        return last[1]
+
+    return adapt
 
 
 def _json_text(value):
