@@ -127,6 +127,9 @@ def _register_routers() -> None:
     from guanxi.interactions.api import router as interactions_router
     from guanxi.interactions.api import timeline_router
     from guanxi.jobs.api import router as jobs_router
+    from guanxi.marketing.api import router as marketing_router
+    from guanxi.sales.api import router as sales_router
+    from guanxi.service.api import router as service_router
 
     api.add_router("/", core_router)
     # /contacts/{id}/timeline and /accounts/{id}/timeline: served by the interactions domain,
@@ -134,6 +137,9 @@ def _register_routers() -> None:
     api.add_router("/", timeline_router)
     api.add_router("/interactions", interactions_router)
     api.add_router("/jobs", jobs_router)
+    api.add_router("/marketing", marketing_router)
+    api.add_router("/sales", sales_router)
+    api.add_router("/service", service_router)
 
 
 _register_routers()

@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "guanxi.interactions",
     "guanxi.jobs",
     "guanxi.sales",
+    "guanxi.marketing",
+    "guanxi.service",
 ]
 
 MIDDLEWARE = [
