@@ -10,9 +10,13 @@ class SalesConfig(AppConfig):
 
     def ready(self) -> None:
         from guanxi import navigation
+        from guanxi.core.demo import demo_data_loaded
         from guanxi.sales import tasks  # noqa: F401  (registers job handlers and periodic tasks)
+        from guanxi.sales.demo import load_sales_demo_data
 
         navigation.register(navigation.NavEntry("leads", _("Leads"), "sales:lead_list", "lead", 40))
         navigation.register(navigation.NavEntry("pipeline", _("Pipeline"), "sales:pipeline_board", "opportunity", 41))
         navigation.register(navigation.NavEntry("calendar", _("Calendar"), "sales:calendar", "activity", 42))
         navigation.register(navigation.NavEntry("sales", _("Sales"), "sales:home", "opportunity", 43))
+
+        demo_data_loaded.connect(load_sales_demo_data, dispatch_uid="guanxi.sales.demo")

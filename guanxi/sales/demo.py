@@ -306,7 +306,8 @@ def _board_and_expenses(rng, reps, competitors, users) -> None:
             "amount": Decimal(rng.choice([180, 420, 860, 1350])), "currency": "CNY",
             "description": rng.choice(["高铁 上海—杭州", "Client dinner", "酒店两晚", "Taxi to site survey"]),
             "submit": index % 3 != 2})
-        if manager is not None and index % 3 == 0 and expense.status == "submitted":
+        if (manager is not None and expense.status == "submitted" and rep.team_id is not None
+                and rep.team_id == manager.team_id):
             services.expense_decide(actor=manager, expense_id=expense.pk, approve=True)
 
 

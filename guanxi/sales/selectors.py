@@ -166,6 +166,20 @@ def scoring_rules(actor: User) -> QuerySet[LeadScoringRule]:
     return LeadScoringRule.objects.all().order_by("position", "id")
 
 
+def discount_limits(actor: User):
+    from guanxi.sales.models import DiscountLimit
+
+    _require(actor, "sales_setup", "view")
+    return DiscountLimit.objects.order_by("role")
+
+
+def exchange_rates(actor: User):
+    from guanxi.sales.models import ExchangeRate
+
+    _require(actor, "sales_setup", "view")
+    return ExchangeRate.objects.order_by("currency")
+
+
 def access_scoring_rule_by_id(actor: User, rule_id) -> LeadScoringRule:
     rule = scoring_rules(actor).filter(pk=rule_id).first() if str(rule_id).isdigit() else None
     if rule is None:
@@ -499,6 +513,13 @@ def calendar_feed_activities(user: User, *, days_back: int = 90, days_ahead: int
 # ======================================================================================
 # Territories and quotas
 # ======================================================================================
+def territories(actor: User):
+    from guanxi.core.models import Territory
+
+    _require(actor, "territory", "view")
+    return Territory.objects.prefetch_related("named_accounts__account").order_by("name")
+
+
 def territory_reassignments(actor: User) -> QuerySet[TerritoryReassignment]:
     _require(actor, "territory", "view")
     return TerritoryReassignment.objects.select_related("from_territory", "to_territory", "from_owner", "to_owner",

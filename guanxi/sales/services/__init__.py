@@ -32,7 +32,7 @@ from guanxi.sales.services.opportunities import (
 )
 from guanxi.sales.services.orders import (
     commission_rule_create, commission_rule_delete, commission_rule_update, commissions_recalculate,
-    commissions_recalculate_all, order_create_from_quote, order_line_update, order_set_status,
+    commissions_recalculate_all, order_create_from_quote, order_line_update, order_set_status, order_update,
 )
 from guanxi.sales.services.quotes import (
     quote_accept, quote_accept_token, quote_approve, quote_create, quote_decline, quote_delete, quote_from_token,

@@ -62,8 +62,6 @@ def _locked(actor: User, expense_id: int, action: str = "change") -> Expense:
 def expense_update(*, actor: User, expense_id: int, data: dict, expected_version: int | None = None) -> Expense:
     expense = _locked(actor, expense_id)
     check_version(expense, expected_version)
-    if expense.owner_id != actor.pk:
-        raise PermissionDenied(_("Only the person who claims an expense edits it."))
     if expense.status not in (ExpenseStatus.DRAFT, ExpenseStatus.REJECTED):
         raise Conflict(_("This expense is %(status)s; it can no longer be edited.")
                        % {"status": expense.get_status_display().lower()})

@@ -125,6 +125,32 @@ def order_set_status(*, actor: User, order_id: int, status: str, note: str = "",
     return order
 
 
+ORDER_FIELDS = ("notes", "carrier", "tracking_number")
+
+
+@transaction.atomic
+def order_update(*, actor: User, order_id: int, data: dict, expected_version: int | None = None) -> Order:
+    """Notes and shipment details; lines and status have their own services."""
+    order = selectors.access_order_by_id(actor, order_id, "change")
+    order = Order.objects.select_for_update().get(pk=order.pk)
+    check_version(order, expected_version)
+    before = snapshot(order, ORDER_FIELDS)
+    errors: dict[str, list[str]] = {}
+    for field in ORDER_FIELDS:
+        if field in data and data[field] is not None:
+            value = data[field].strip()
+            if field != "notes" and len(value) > 80:
+                errors[field] = [_("Keep it under 80 characters.")]
+            setattr(order, field, value)
+    if order.status in (OrderStatus.SHIPPED, OrderStatus.DELIVERED) and not order.tracking_number:
+        errors["tracking_number"] = [_("A shipped order keeps its tracking number.")]
+    raise_if(errors)
+    touch(order)
+    order.save()
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=order, changes=diff(before, snapshot(order, ORDER_FIELDS)))
+    return order
+
+
 @transaction.atomic
 def order_line_update(*, actor: User, order_id: int, line_id: int, quantity: Decimal | None = None,
                       discount_percent: Decimal | None = None, expected_version: int | None = None) -> OrderLine:
