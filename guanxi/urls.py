@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("jobs/", include("guanxi.jobs.urls")),
     path("interactions/", include("guanxi.interactions.urls")),
+    path("marketing/", include("guanxi.marketing.urls")),
     path("service/", include("guanxi.service.urls")),
     path("", include("guanxi.core.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

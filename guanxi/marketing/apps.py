@@ -1,0 +1,25 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MarketingConfig(AppConfig):
+    name = "guanxi.marketing"
+    label = "marketing"
+    verbose_name = _("Marketing")
+    # "sales" only for attribution (leads and won deals by campaign_id) and lead-scoring
+    # signals; every use is guarded by ``sales_installed()`` so marketing also runs alone.
+    DEPENDS = ("core", "interactions", "jobs", "sales")
+
+    def ready(self) -> None:
+        from guanxi import navigation
+        from guanxi.marketing import segment_rules
+
+        navigation.register(navigation.NavEntry("marketing", _("Marketing"), "marketing:home", "campaign", 50))
+        if sales_installed():
+            segment_rules.register_sales_predicates()
+
+
+def sales_installed() -> bool:
+    from django.apps import apps
+
+    return apps.is_installed("guanxi.sales")

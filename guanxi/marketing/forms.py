@@ -1,0 +1,85 @@
+"""Web forms of the marketing domain. Each form cleans input for one service, which may
+still refuse it field by field (``apply_service_errors``)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from guanxi.core.forms import ServiceForm, model_field
+from guanxi.marketing.models import Segment, SegmentKind
+
+_RULE_POSITION = re.compile(r"^rules((?:\.\d+)*)$")
+
+
+def rule_position(key: str) -> str:
+    """``rules.0.2`` → "Rule 1 › 3", for messages shown next to the rule editor."""
+    match = _RULE_POSITION.match(key)
+    if not match or not match.group(1):
+        return ""
+    numbers = [str(int(part) + 1) for part in match.group(1).strip(".").split(".")]
+    return _("Rule %(position)s") % {"position": " › ".join(numbers)}
+
+
+class RulesFormMixin:
+    """A ``rules`` text field holding the JSON the rule editor writes."""
+
+    def clean_rules(self) -> dict:
+        text = (self.cleaned_data.get("rules") or "").strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValidationError(_("The rules are not valid JSON (line %(line)d, column %(column)d).")
+                                  % {"line": error.lineno, "column": error.colno}) from None
+        if not isinstance(value, dict):
+            raise ValidationError(_("The rules must be a group object."))
+        return value
+
+    def form_field_for(self, key: str) -> str | None:
+        if key.startswith("rules"):
+            return "rules"
+        return super().form_field_for(key)
+
+    def apply_service_errors(self, error: ValidationError) -> None:
+        by_key = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+        for key, messages in by_key.items():
+            position = rule_position(key)
+            for message in messages:
+                self.add_error(self.form_field_for(key), f"{position}: {message}" if position else message)
+
+
+class SegmentForm(RulesFormMixin, ServiceForm):
+    name = model_field(Segment, "name")
+    description = model_field(Segment, "description", widget=forms.Textarea(attrs={"rows": 2}))
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=SegmentKind.choices, initial=SegmentKind.DYNAMIC,
+                             help_text=gettext_lazy("Dynamic segments follow their rules; static ones keep the "
+                                                    "contacts added to them."))
+    rules = forms.CharField(label=gettext_lazy("Rules (JSON)"), required=False,
+                            widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
+                            help_text=gettext_lazy("Written by the rule editor above; you may also edit it by hand."))
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            del self.fields["kind"]
+
+    def to_service_data(self) -> dict:
+        data = {key: self.cleaned_data[key] for key in ("name", "description", "rules")}
+        if "kind" in self.fields:
+            data["kind"] = self.cleaned_data["kind"]
+        return data
+
+
+class RulesOnlyForm(RulesFormMixin, forms.Form):
+    rules = forms.CharField(required=False)
+
+
+class SnapshotForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name of the snapshot"), max_length=200, required=False)

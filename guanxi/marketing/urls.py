@@ -1,0 +1,15 @@
+from django.urls import path
+
+from guanxi.marketing.views import home, segments
+
+app_name = "marketing"
+urlpatterns = [
+    path("", home.marketing_home, name="home"),
+    path("segments/", segments.segment_list, name="segment_list"),
+    path("segments/new/", segments.segment_create, name="segment_create"),
+    path("segments/count/", segments.segment_count, name="segment_count"),
+    path("segments/<int:segment_id>/", segments.segment_detail, name="segment_detail"),
+    path("segments/<int:segment_id>/edit/", segments.segment_edit, name="segment_edit"),
+    path("segments/<int:segment_id>/snapshot/", segments.segment_freeze, name="segment_freeze"),
+    path("segments/<int:segment_id>/delete/", segments.segment_delete, name="segment_delete"),
+]
