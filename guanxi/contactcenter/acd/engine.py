@@ -34,6 +34,12 @@ checks one entry per stage it qualifies for. Priority aging keeps a fixed sort k
 A freed agent is routed before it is filed in the pools, so an agent going straight
 from one item to the next never enters and leaves the pools of its queues.
 
+What a decision costs (benchmarks/acd_throughput.py): a freed agent visits its queues
+highest weight first and stops at the first weight that has an item; offer expiries,
+which almost never fire because the agent answers first, wait in one first-in first-out
+line per ring timeout instead of the timer heap; events are recorded as tuples and
+become ``Event`` objects when taken.
+
 Time comes only from the injected ``clock``; randomness only from ``rng_seed``.
 Every public operation first runs the timers due by the clock's time.
 
@@ -52,8 +58,10 @@ from __future__ import annotations
 import math
 import random
 from bisect import bisect_left, bisect_right, insort
+from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
+from itertools import starmap
 
 from guanxi.contactcenter.acd.agent_pools import MostSkilledPool, pool_factory_for
 from guanxi.contactcenter.acd.configuration import (
@@ -118,6 +126,8 @@ class Engine:
 
     def __init__(self, clock: Callable[[], float], rng_seed: int = 0, *, record_events: bool = True) -> None:
         self._clock = clock
+        # A ManualClock is read directly: one attribute load instead of a call per operation.
+        self._manual_clock = clock if type(clock) is ManualClock else None
         self._random = random.Random(rng_seed)
         self._now = float(clock())
         self._record_events = record_events
@@ -126,12 +136,15 @@ class Engine:
         self._items: dict[str, ItemRecord] = {}
         self._offers: dict[int, PendingOffer] = {}
         self._timers: list[tuple] = []
+        # Offer expiries, one first-in first-out line per ring timeout (see ``_begin``).
+        self._expiry_lines: dict[float, deque] = {}
+        self._expiry_line_list: list[deque] = []
         self._timer_sequence = 0
         self._item_sequence = 0
         self._agent_sequence = 0
         self._offer_sequence = 0
         self._new_offers: list[Offer] = []
-        self._events: list[Event] = []
+        self._events: list[tuple] = []  # Event fields, see take_events
         self._queues_to_check_empty: list[QueueRecord] = []
 
     # ------------------------------------------------------------------ configuration
@@ -153,6 +166,11 @@ class Engine:
         skill_pool_factory = MostSkilledPool if config.most_skilled_from_priority is not None else None
         queue = QueueRecord(config, stages, pool_factory_for(config.strategy), skill_pool_factory, join_mask,
                             leave_mask)
+        if config.ring_timeout is not None:
+            if config.ring_timeout not in self._expiry_lines:
+                self._expiry_lines[config.ring_timeout] = deque()
+                self._expiry_line_list = list(self._expiry_lines.values())
+            queue.expiry_line = self._expiry_lines[config.ring_timeout]
         self._queues[config.name] = queue
         for agent in self._agents.values():
             membership = self._membership_for(agent, queue)
@@ -278,7 +296,7 @@ class Engine:
         self._items[item.item_id] = record
         queue.entered += 1
         if self._record_events:
-            self._events.append(Event(_ENTERED, now, queue.name, item.item_id, None, None, item.media))
+            self._events.append((_ENTERED, now, queue.name, item.item_id, None, None, item.media))
         self._place(record, queue)
         if queue.leave_mask and queue.leave_present == 0:
             self._queues_to_check_empty.append(queue)
@@ -341,7 +359,7 @@ class Engine:
         agent.items_answered += 1
         agent.missed_in_a_row = 0
         if self._record_events:
-            self._events.append(Event(_ANSWERED, now, queue.name, record.item_id, agent_id, waited, ""))
+            self._events.append((_ANSWERED, now, queue.name, record.item_id, agent_id, waited, ""))
         self._agent_changed(agent)
         for other in others:
             self._agent_changed(other)
@@ -383,15 +401,19 @@ class Engine:
         queue.total_handle_time += handled
         queue.talktime = (3.0 * queue.talktime + handled) / 4.0
         if self._record_events:
-            self._events.append(Event(_COMPLETED, now, queue.name, item_id, agent.agent_id, None, ""))
+            self._events.append((_COMPLETED, now, queue.name, item_id, agent.agent_id, None, ""))
         wrapup_time = queue.wrapup_time
         if wrapup_time > 0 and agent.logged_in:
             agent.wrap_up_until = now + wrapup_time
             agent.wrap_up_token += 1
             self._schedule(agent.wrap_up_until, _WRAP_UP_END, agent, agent.wrap_up_token)
             self._event(EventKind.WRAP_UP_STARTED, queue=queue.name, agent_id=agent.agent_id)
-        self._agent_changed(agent)
-        self._finish()
+        # ``_agent_changed`` and ``_finish``, inlined: this is the routing decision's hot path.
+        if not (agent.logged_in and not agent.paused and agent.offer is None and agent.wrap_up_until is None
+                and agent.unavailable_until is None and agent.used < agent.capacity and self._route_agent(agent)):
+            self._refresh_agent(agent)
+        if self._queues_to_check_empty:
+            self._finish()
 
     def abandon(self, item_id: str) -> None:
         """The customer left (hung up, closed the chat) or a callback request was cancelled."""
@@ -447,13 +469,22 @@ class Engine:
         return offers
 
     def take_events(self) -> list[Event]:
+        """The events since the last call, oldest first.
+
+        Routing records each event as a plain tuple of ``Event``'s fields (a tuple costs
+        a fraction of an object with an ``__init__`` and the garbage collector soon stops
+        tracking it); they become ``Event`` objects here, when someone reads them.
+        """
         events = self._events
         self._events = []
-        return events
+        return list(starmap(Event, events))
 
     def next_timer_at(self) -> float | None:
         """When ``tick`` next has something to do (for a scheduler's sleep)."""
-        return self._timers[0][0] if self._timers else None
+        heads = [line[0][0] for line in self._expiry_lines.values() if line]
+        if self._timers:
+            heads.append(self._timers[0][0])
+        return min(heads, default=None)
 
     def position(self, item_id: str) -> int | None:
         """1 = next in line, 0 = ringing an agent, None = not waiting."""
@@ -619,35 +650,49 @@ class Engine:
         """Offer a newly free agent the best item among the queues it serves, if any waits.
 
         Best = higher queue weight, then higher effective priority, then earlier arrival.
+        Memberships are visited highest weight first (``routing_order``), so once an item
+        is found the queues of lower weight are not looked at. The best item of a stage
+        is the last entry of its sorted list, so taking it is a ``pop`` of that list.
         """
         now = self._now
         free_capacity = agent.capacity - agent.used
         best_entry = None
+        best_entries = None
         best_membership = None
         best_weight = 0
         best_priority = 0.0
-        for membership in agent.memberships:
-            if free_capacity < membership.item_size:
-                continue
+        for membership in agent.routing_order:
             weight = membership.weight
             if best_entry is not None and weight < best_weight:
+                break
+            if free_capacity < membership.item_size:
                 continue
-            top = None
-            for entries in membership.eligible_entry_lists:
-                if entries:
-                    candidate = entries[-1]
-                    if top is None or candidate > top:
-                        top = candidate
-            if top is None:
-                continue
+            top_entries = membership.only_entries
+            if top_entries is not None:
+                if not top_entries:
+                    continue
+                top = top_entries[-1]
+            else:
+                top = None
+                for entries in membership.eligible_entry_lists:
+                    if entries:
+                        candidate = entries[-1]
+                        if top is None or candidate > top:
+                            top = candidate
+                            top_entries = entries
+                if top is None:
+                    continue
             priority = top[0] + membership.aging * now
             if (best_entry is None or weight > best_weight or priority > best_priority
                     or (priority == best_priority and top[1] > best_entry[1])):
-                best_entry, best_membership, best_weight, best_priority = top, membership, weight, priority
+                best_entry, best_entries, best_membership = top, top_entries, membership
+                best_weight, best_priority = weight, priority
         if best_entry is None:
             return False
+        best_entries.pop()
         record = best_entry[2]
-        self._unlist(record)
+        record.listed = False
+        record.queue.listed_count -= 1
         self._make_offer(record, [best_membership])
         return True
 
@@ -659,36 +704,40 @@ class Engine:
         ring_timeout = queue.ring_timeout
         expires_at = now + ring_timeout if ring_timeout is not None else None
         item = record.item
-        offer = Offer(
-            offer_id=offer_id,
-            item_id=record.item_id,
-            queue=queue.name,
-            agent_ids=(memberships[0].agent.agent_id,) if len(memberships) == 1
-            else tuple(membership.agent.agent_id for membership in memberships),
-            media=record.media,
-            priority=record.priority,
-            offered_at=now,
-            expires_at=expires_at,
-            waited=now - record.arrived_at,
-            customer_ref=item.customer_ref,
-            attributes=item.attributes,
-        )
-        pending = PendingOffer(offer, record, memberships)
+        waited = now - record.arrived_at
+        item_id = record.item_id
+        if len(memberships) == 1:
+            agents = [memberships[0].agent]
+            agent_ids = (agents[0].agent_id,)
+        else:
+            agents = [membership.agent for membership in memberships]
+            agent_ids = tuple(agent.agent_id for agent in agents)
+        # Positional arguments: this runs once per routing decision (see ``Offer``'s field order).
+        offer = Offer(offer_id, item_id, queue.name, agent_ids, record.media, record.priority, now, expires_at,
+                      waited, item.customer_ref, item.attributes)
+        pending = PendingOffer(offer, record, agents)
         self._offers[offer_id] = pending
         record.state = OFFERED
         record.offer = pending
         if queue.remembers_last:
             queue.next_round_robin_order = memberships[-1].order + 1
+        record_events = self._record_events
+        events = self._events
         for membership in memberships:
             agent = membership.agent
             agent.offer = pending
-            self._refresh_agent(agent)
-            if self._record_events:
-                self._events.append(Event(_OFFERED, now, queue.name, record.item_id, agent.agent_id,
-                                          offer.waited, record.media))
+            if agent.available_memberships or agent.tracks_presence:
+                self._refresh_agent(agent)
+            else:
+                # A ringing agent is never free, so for an agent outside every pool the
+                # refresh reduces to retiring its index entries.
+                agent.version += 1
+            if record_events:
+                events.append((_OFFERED, now, queue.name, item_id, agent.agent_id, waited, record.media))
         if expires_at is not None:
             # The timer holds only the id, so an answered offer is freed at once.
-            self._schedule(expires_at, _OFFER_EXPIRY, None, offer_id)
+            self._timer_sequence += 1
+            queue.expiry_line.append((expires_at, self._timer_sequence, offer_id))
         self._new_offers.append(offer)
 
     # ------------------------------------------------------------------ agents
@@ -761,9 +810,7 @@ class Engine:
                                   detail: str) -> None:
         """One agent stops ringing for an offer; when nobody is left the item goes back in line."""
         now = self._now
-        index = pending.agents.index(agent)
-        del pending.agents[index]
-        del pending.memberships[index]
+        pending.agents.remove(agent)
         agent.offer = None
         record = pending.item
         self._event(kind, queue=record.queue.name, item_id=record.item_id, agent_id=agent.agent_id,
@@ -862,6 +909,7 @@ class Engine:
         agent = membership.agent
         queue = membership.queue
         agent.memberships.append(membership)
+        agent.routing_order = sorted(agent.memberships, key=_highest_weight_first)
         agent.membership_by_queue[queue.name] = membership
         queue.members[agent.agent_id] = membership
         if queue.join_mask or queue.leave_mask:
@@ -888,6 +936,7 @@ class Engine:
             if queue.leave_present == 0:
                 self._queues_to_check_empty.append(queue)
         agent.memberships.remove(membership)
+        agent.routing_order = sorted(agent.memberships, key=_highest_weight_first)
         del agent.membership_by_queue[queue.name]
         del queue.members[agent.agent_id]
         agent.tracks_presence = any(
@@ -999,11 +1048,29 @@ class Engine:
         heappush(self._timers, (when, self._timer_sequence, kind, target, token))
 
     def _begin(self) -> float:
-        now = float(self._clock())
+        """Run the timers due by the clock's time, in (time, scheduling order), and return that time.
+
+        Offer expiries wait in ``_expiry_lines`` instead of the heap: one line per ring
+        timeout, already in time order because the engine's time never goes back. Most
+        offers are answered within seconds, so their expiry would be a no-op; an expiry
+        that falls due moves into the heap, with its original time and sequence, only if
+        its offer is still pending (offer ids are never reused), and then fires exactly
+        where the heap alone would have fired it.
+        """
+        manual_clock = self._manual_clock
+        now = manual_clock.now if manual_clock is not None else float(self._clock())
         if now < self._now:
             now = self._now  # a clock stepping back must not reorder what already happened
         timers = self._timers
-        while timers and timers[0][0] <= now:
+        offers = self._offers
+        while True:
+            for line in self._expiry_line_list:
+                while line and line[0][0] <= now:
+                    expires_at, sequence, offer_id = line.popleft()
+                    if offer_id in offers:
+                        heappush(timers, (expires_at, sequence, _OFFER_EXPIRY, None, offer_id))
+            if not timers or timers[0][0] > now:
+                break
             when, _sequence, kind, target, token = heappop(timers)
             if when > self._now:
                 self._now = when
@@ -1030,10 +1097,8 @@ class Engine:
             record = target
             if record.epoch != epoch or stage_index <= record.stage:
                 return
-            stage = record.queue.stages[stage_index]
             self._event(EventKind.ESCALATED, queue=record.queue.name, item_id=record.item_id,
-                        waited=self._now - record.arrived_at,
-                        detail=f"penalty {_bound_text(stage.min_penalty)}..{_bound_text(stage.max_penalty)}")
+                        waited=self._now - record.arrived_at, detail=record.queue.stages[stage_index].detail)
             if record.listed:
                 self._unlist(record)
                 record.stage = stage_index
@@ -1091,7 +1156,7 @@ class Engine:
     def _event(self, kind: EventKind, *, queue: str | None = None, item_id: str | None = None,
                agent_id: str | None = None, waited: float | None = None, detail: str = "") -> None:
         if self._record_events:
-            self._events.append(Event(kind, self._now, queue, item_id, agent_id, waited, detail))
+            self._events.append((kind, self._now, queue, item_id, agent_id, waited, detail))
 
     def _queue(self, name: str) -> QueueRecord:
         queue = self._queues.get(name)
@@ -1118,16 +1183,16 @@ class Engine:
         return pending
 
 
+def _highest_weight_first(membership: MembershipRecord) -> int:
+    return -membership.weight
+
+
 def _lower_bound(value: int | None) -> float:
     return -math.inf if value is None else value
 
 
 def _upper_bound(value: int | None) -> float:
     return math.inf if value is None else value
-
-
-def _bound_text(value: float) -> str:
-    return "any" if math.isinf(value) else str(int(value))
 
 
 def _condition_mask(conditions: frozenset[MemberCondition]) -> int:

@@ -34,7 +34,8 @@ FINISHED = 3
 
 class AgentRecord:
     __slots__ = (
-        "agent_id", "profile", "sequence", "capacity", "memberships", "membership_by_queue", "logged_in",
+        "agent_id", "profile", "sequence", "capacity", "memberships", "routing_order", "membership_by_queue",
+        "logged_in",
         "paused", "pause_reason", "wrap_up_until", "wrap_up_token", "unavailable_until", "unavailable_token",
         "offer", "used", "active", "last_work_end", "talk_time", "items_answered", "missed_in_a_row", "version",
         "available_memberships", "tracks_presence",
@@ -46,6 +47,8 @@ class AgentRecord:
         self.sequence = sequence
         self.capacity = profile.capacity
         self.memberships: list[MembershipRecord] = []
+        # The same memberships, highest queue weight first (stable), for the agent-driven search.
+        self.routing_order: list[MembershipRecord] = []
         self.membership_by_queue: dict[str, MembershipRecord] = {}
         self.logged_in = False
         self.paused = False
@@ -86,7 +89,7 @@ class AgentRecord:
 class MembershipRecord:
     __slots__ = (
         "agent", "queue", "penalty", "order", "skill_score", "available", "calls", "eligible_stages",
-        "eligible_entry_lists", "weight", "aging", "item_size", "static_condition_bits", "present_for_join",
+        "eligible_entry_lists", "only_entries", "weight", "aging", "item_size", "static_condition_bits", "present_for_join",
         "present_for_leave", "pool_slot", "group",
     )
 
@@ -105,6 +108,8 @@ class MembershipRecord:
         # Copies of what the agent-driven search reads for every membership on every
         # decision, one attribute load away instead of two.
         self.eligible_entry_lists = [stage.entries for stage in self.eligible_stages]
+        # The one list to look at when the member is eligible for exactly one stage (the usual case).
+        self.only_entries = self.eligible_entry_lists[0] if len(self.eligible_entry_lists) == 1 else None
         self.weight = queue.weight
         self.aging = queue.aging
         self.item_size = queue.item_size
@@ -124,7 +129,7 @@ class MembershipRecord:
 class Stage:
     """The items of a queue that may currently reach agents with penalty in [min, max]."""
 
-    __slots__ = ("index", "starts_after", "min_penalty", "max_penalty", "entries")
+    __slots__ = ("index", "starts_after", "min_penalty", "max_penalty", "entries", "detail")
 
     def __init__(self, index: int, starts_after: float, min_penalty: float, max_penalty: float) -> None:
         self.index = index
@@ -133,6 +138,8 @@ class Stage:
         self.max_penalty = max_penalty
         # Sorted ascending by (ordering key, -sequence); the next item to serve is last.
         self.entries: list[tuple[float, int, ItemRecord]] = []
+        # The escalation event's detail, e.g. "penalty any..4".
+        self.detail = f"penalty {_bound_text(min_penalty)}..{_bound_text(max_penalty)}"
 
 
 class PenaltyGroup:
@@ -152,7 +159,7 @@ class QueueRecord:
         "group_list", "available_count", "waiting", "listed_count", "next_round_robin_order", "holdtime",
         "talktime", "join_mask", "leave_mask", "join_present", "leave_present", "most_skilled_from",
         "pool_factory", "skill_pool_factory", "rings_all", "weighted_random", "remembers_last", "ring_timeout",
-        "wrapup_time",
+        "wrapup_time", "expiry_line",
         # counters
         "entered", "answered", "answered_within_service_level", "abandoned", "abandoned_within_service_level",
         "short_abandoned", "timed_out", "left_empty", "join_refused", "overflowed_out", "overflowed_in",
@@ -174,6 +181,8 @@ class QueueRecord:
         self.item_size = config.item_size
         self.ring_timeout = config.ring_timeout
         self.wrapup_time = config.wrapup_time
+        # The engine's line of offer expiries for this ring timeout (shared by queues with the same one).
+        self.expiry_line = None
         self.stages = stages
         self.members: dict[str, MembershipRecord] = {}
         self.groups: dict[int, PenaltyGroup] = {}
@@ -255,12 +264,14 @@ class ItemRecord:
 
 
 class PendingOffer:
-    __slots__ = ("offer", "item", "agents", "memberships")
+    __slots__ = ("offer", "item", "agents")
 
-    def __init__(self, offer: Offer, item: ItemRecord, memberships: list[MembershipRecord]) -> None:
+    def __init__(self, offer: Offer, item: ItemRecord, agents: list[AgentRecord]) -> None:
         self.offer = offer
         self.item = item
-        self.memberships = memberships
-        self.agents = [memberships[0].agent] if len(memberships) == 1 else [
-            membership.agent for membership in memberships
-        ]
+        # The agents still ringing; the item goes back in line when the last one lets go.
+        self.agents = agents
+
+
+def _bound_text(value: float) -> str:
+    return "any" if math.isinf(value) else str(int(value))
