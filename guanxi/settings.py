@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "guanxi.sales",
     "guanxi.marketing",
     "guanxi.service",
+    "guanxi.analytics",
 ]
 
 MIDDLEWARE = [
