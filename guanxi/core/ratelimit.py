@@ -21,9 +21,11 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), UNITS[unit]
 
 
-def check_rate(key: str, kind: str) -> None:
-    """Count one hit for ``key``; raise RateLimited past the configured rate for ``kind``."""
-    rate = settings.GUANXI_API_RATE_LIMIT if kind == "api" else settings.GUANXI_LOGIN_RATE_LIMIT
+def check_rate(key: str, kind: str, rate: str | None = None) -> None:
+    """Count one hit for ``key``; raise RateLimited past the configured rate for ``kind``
+    (or past ``rate``, e.g. ``"5/m"``, for kinds with their own limit such as public forms)."""
+    if rate is None:
+        rate = settings.GUANXI_API_RATE_LIMIT if kind == "api" else settings.GUANXI_LOGIN_RATE_LIMIT
     limit, window = parse_rate(rate)
     now = int(time.time())
     bucket = f"rl:{kind}:{key}:{now // window}"

@@ -10,6 +10,7 @@ class SalesConfig(AppConfig):
 
     def ready(self) -> None:
         from guanxi import navigation
+        from guanxi.core import record_panels
         from guanxi.core.demo import demo_data_loaded
         from guanxi.sales import tasks  # noqa: F401  (registers job handlers and periodic tasks)
         from guanxi.sales.demo import load_sales_demo_data
@@ -19,4 +20,17 @@ class SalesConfig(AppConfig):
         navigation.register(navigation.NavEntry("calendar", _("Calendar"), "sales:calendar", "activity", 42))
         navigation.register(navigation.NavEntry("sales", _("Sales"), "sales:home", "opportunity", 43))
 
+        panels = "guanxi.sales.views.panels"
+        for target in ("contact", "account"):
+            record_panels.register(record_panels.Panel(
+                "sales-opportunities", target, "sales/panels/opportunities.html",
+                f"{panels}.{target}_opportunities_panel", order=20))
+            record_panels.register(record_panels.Panel(
+                "sales-documents", target, "sales/panels/documents.html",
+                f"{panels}.{target}_documents_panel", order=30))
+            record_panels.register(record_panels.Panel(
+                "sales-activities", target, "sales/panels/activities.html",
+                f"{panels}.{target}_activities_panel", order=25))
+        record_panels.register(record_panels.Panel("sales-my-day", "home", "sales/panels/my_day.html",
+                                                   f"{panels}.home_my_day_panel", order=5))
         demo_data_loaded.connect(load_sales_demo_data, dispatch_uid="guanxi.sales.demo")
