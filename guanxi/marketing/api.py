@@ -14,7 +14,7 @@ from ninja.pagination import paginate
 
 from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
 from guanxi.marketing import selectors, services
-from guanxi.marketing.models import Segment, SegmentKind
+from guanxi.marketing.models import MessageTemplate, Segment, SegmentKind, TemplateChannel
 
 router = Router(tags=["marketing"])
 
@@ -148,3 +148,106 @@ def segment_add_members(request, segment_id: int, payload: MembersIn):
 def segment_remove_members(request, segment_id: int, payload: MembersIn):
     return {"changed": services.segment_remove_members(actor=request.auth, segment_id=segment_id,
                                                        contact_ids=payload.contact_ids)}
+
+
+# ======================================================================================
+# Message templates (mail merge)
+# ======================================================================================
+TEMPLATE_SYNTAX = ("Jinja2 syntax in a sandbox: `{{ contact.given_name }}`, `{{ contact.custom.<key> }}`, "
+                   "`{% if contact.value_tier == \"gold\" %}…{% endif %}`, `{{ event.starts_at|datetime }}`, "
+                   "`{{ unsubscribe_url }}`. Unknown fields are refused with their line.")
+
+
+class TemplateOut(ModelSchema):
+    owner: UserRef | None = Field(description="User responsible for the template.")
+
+    class Meta:
+        model = MessageTemplate
+        fields = ["id", "name", "channel", "subject_en", "body_en", "subject_zh", "body_zh", "version",
+                  "created_at", "updated_at"]
+
+
+class TemplateIn(InputSchema):
+    name: str | None = model_field(MessageTemplate, "name")
+    channel: TemplateChannel | None = Field(None, description="email (HTML body), sms or letter (plain text).")
+    subject_en: str | None = model_field(MessageTemplate, "subject_en")
+    body_en: str | None = Field(None, description=f"Message in English. {TEMPLATE_SYNTAX}")
+    subject_zh: str | None = model_field(MessageTemplate, "subject_zh")
+    body_zh: str | None = Field(None, description="Message in Chinese, same syntax.")
+
+
+class TemplatePatch(TemplateIn):
+    version: int | None = Field(None, description="The version you read; a stale one answers 409.")
+
+
+class PreviewIn(InputSchema):
+    contact_id: int = Field(description="Contact to render the template for.")
+    language: str = Field("", description="en or zh-hans; default: the contact's preferred language.")
+    campaign_id: int | None = Field(None, description="Fill campaign and event fields from this campaign.")
+
+
+class TestSendIn(PreviewIn):
+    to_email: str = Field(description="Where the test message goes (not to the contact).")
+
+
+class PreviewOut(Schema):
+    language: str
+    subject: str
+    body: str = Field(description="HTML for email, text otherwise.")
+    text: str = Field(description="Plain-text version.")
+    sms_segments: int = Field(description="SMS parts the text would be billed as.")
+
+
+@router.get("/templates", response={200: list[TemplateOut], **READ_ERRORS}, summary="List message templates")
+@paginate(ApiListPagination)
+def template_list(request, q: str = "", channel: TemplateChannel | None = None):
+    return selectors.template_list(request.auth, query=q.strip(), channel=channel or "")
+
+
+@router.post("/templates", response={201: TemplateOut, **WRITE_ERRORS}, summary="Create a message template",
+             description="The template is checked before it is stored: syntax errors and unknown fields answer 422 "
+                         "with the part (e.g. `body_zh`) and line.")
+def template_create(request, payload: TemplateIn):
+    return Status(201, services.message_template_create(actor=request.auth, data=payload.dict(exclude_unset=True)))
+
+
+@router.get("/templates/{template_id}", response={200: TemplateOut, **READ_ERRORS}, summary="Read a template")
+def template_detail(request, template_id: int):
+    return selectors.access_template_by_id(request.auth, template_id)
+
+
+@router.patch("/templates/{template_id}", response={200: TemplateOut, **WRITE_ERRORS}, summary="Change a template")
+def template_update(request, template_id: int, payload: TemplatePatch):
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    return services.message_template_update(actor=request.auth, template_id=template_id, data=data,
+                                            expected_version=version)
+
+
+@router.delete("/templates/{template_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a template",
+               description="Refused with 409 while campaigns use it.")
+def template_delete(request, template_id: int):
+    services.message_template_delete(actor=request.auth, template_id=template_id)
+    return Status(204, None)
+
+
+def _preview_out(rendered) -> dict:
+    return {"language": rendered.language, "subject": rendered.subject, "body": rendered.body,
+            "text": rendered.text, "sms_segments": rendered.sms_segments}
+
+
+@router.post("/templates/{template_id}/preview", response={200: PreviewOut, **WRITE_ERRORS},
+             summary="Preview a template for a contact")
+def template_preview(request, template_id: int, payload: PreviewIn):
+    return _preview_out(services.template_preview(actor=request.auth, template_id=template_id,
+                                                  contact_id=payload.contact_id, language=payload.language,
+                                                  campaign_id=payload.campaign_id))
+
+
+@router.post("/templates/{template_id}/test-send", response={200: PreviewOut, **WRITE_ERRORS},
+             summary="Send a test message", description="Rendered for the contact, sent to `to_email` with the "
+                                                       "subject marked [Test].")
+def template_test_send(request, template_id: int, payload: TestSendIn):
+    return _preview_out(services.template_test_send(
+        actor=request.auth, template_id=template_id, contact_id=payload.contact_id, to_email=payload.to_email,
+        language=payload.language, campaign_id=payload.campaign_id))

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.forms import ServiceForm, model_field
-from guanxi.marketing.models import Segment, SegmentKind
+from guanxi.marketing.models import MessageTemplate, Segment, SegmentKind
 
 _RULE_POSITION = re.compile(r"^rules((?:\.\d+)*)$")
 
@@ -83,3 +83,26 @@ class RulesOnlyForm(RulesFormMixin, forms.Form):
 
 class SnapshotForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name of the snapshot"), max_length=200, required=False)
+
+
+class MessageTemplateForm(ServiceForm):
+    name = model_field(MessageTemplate, "name")
+    channel = model_field(MessageTemplate, "channel")
+    subject_en = model_field(MessageTemplate, "subject_en")
+    body_en = model_field(MessageTemplate, "body_en", widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}))
+    subject_zh = model_field(MessageTemplate, "subject_zh")
+    body_zh = model_field(MessageTemplate, "body_zh", widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false"}))
+
+    def to_service_data(self) -> dict:
+        return dict(self.cleaned_data)
+
+
+class PreviewForm(forms.Form):
+    contact = forms.CharField(label=gettext_lazy("Contact"), max_length=200,
+                              help_text=gettext_lazy("Name, email, phone or contact number."))
+    language = forms.ChoiceField(label=gettext_lazy("Language"), required=False, choices=[
+        ("", gettext_lazy("The contact's language")), ("en", "English"), ("zh-hans", "简体中文")])
+
+
+class TestSendForm(PreviewForm):
+    to_email = forms.EmailField(label=gettext_lazy("Send the test to"))

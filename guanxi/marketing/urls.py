@@ -1,6 +1,6 @@
 from django.urls import path
 
-from guanxi.marketing.views import home, segments
+from guanxi.marketing.views import home, segments, templates
 
 app_name = "marketing"
 urlpatterns = [
@@ -12,4 +12,10 @@ urlpatterns = [
     path("segments/<int:segment_id>/edit/", segments.segment_edit, name="segment_edit"),
     path("segments/<int:segment_id>/snapshot/", segments.segment_freeze, name="segment_freeze"),
     path("segments/<int:segment_id>/delete/", segments.segment_delete, name="segment_delete"),
+    path("templates/", templates.template_list, name="template_list"),
+    path("templates/new/", templates.template_create, name="template_create"),
+    path("templates/<int:template_id>/", templates.template_detail, name="template_detail"),
+    path("templates/<int:template_id>/edit/", templates.template_edit, name="template_edit"),
+    path("templates/<int:template_id>/test-send/", templates.template_test_send, name="template_test_send"),
+    path("templates/<int:template_id>/delete/", templates.template_delete, name="template_delete"),
 ]

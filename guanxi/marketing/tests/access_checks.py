@@ -102,5 +102,18 @@ class SegmentChecker(OwnedMarketingChecker):
         return {"name": "Matrix new", "rules": {"type": "group", "match": "all", "rules": []}}
 
 
+@register("message_template")
+class MessageTemplateChecker(OwnedMarketingChecker):
+    path = "/api/v1/marketing/templates"
+    model = models.MessageTemplate
+
+    def make(self, label, owner):
+        return models.MessageTemplate.objects.create(name=f"Matrix {label}", owner=owner, subject_en="Hi",
+                                                     body_en="<p>Hello {{ contact.given_name }}</p>")
+
+    def create_body(self):
+        return {"name": "Matrix new", "channel": "email", "subject_en": "Hi", "body_en": "<p>Hello</p>"}
+
+
 def in_a_week() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(days=7)

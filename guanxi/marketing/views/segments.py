@@ -25,7 +25,7 @@ from guanxi.marketing.models import SegmentKind
 def segment_list(request):
     query = request.GET.get("q", "").strip()
     segments = selectors.segment_list(request.user, query=query, kind=request.GET.get("kind", ""))
-    return render(request, "marketing/segment_list.html", {
+    return render(request, "marketing/segment_list.html", {"section": "segments",
         "window": page_window(segments, request.GET.get("page")), "query": query,
         "may_create": can(request.user, selectors.SEGMENT, "create"), "kinds": SegmentKind.choices,
     })
@@ -39,7 +39,7 @@ def segment_detail(request, segment_id: int):
         window = page_window(selectors.segment_members(request.user, segment.pk), request.GET.get("page"))
     except ValidationError as error:
         rule_error = _described_errors(error)
-    return render(request, "marketing/segment_detail.html", {
+    return render(request, "marketing/segment_detail.html", {"section": "segments",
         "segment": segment, "window": window, "rule_errors": rule_error,
         "rules_tree": segment_rules.describe_rules(segment.rules) if segment.rules else None,
         "may_change": _may(request.user, segment.pk, "change"), "may_delete": _may(request.user, segment.pk, "delete"),
@@ -60,7 +60,7 @@ def _described_errors(error: ValidationError) -> list[str]:
 
 
 def _editor(request, *, form, segment=None, status=200):
-    return render(request, "marketing/segment_form.html", {
+    return render(request, "marketing/segment_form.html", {"section": "segments",
         "form": form, "segment": segment, "schema": segment_rules.editor_schema(),
         "labels": editor_labels(),
         "title": _("Edit segment %(name)s") % {"name": segment.name} if segment else _("New segment"),
