@@ -8,21 +8,26 @@ checks and validation) and serializes the answer. Errors map to HTTP in ``guanxi
 import base64
 import binascii
 import datetime as dt
+from decimal import Decimal
 from typing import Literal
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
+from django.utils import timezone
 from ninja import Field, ModelSchema, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from pydantic import field_validator
 
 from guanxi.core.access import can
-from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
+from guanxi.core.api_conventions import (
+    READ_ERRORS, WRITE_ERRORS, ApiListPagination, ErrorOut, FieldErrorsOut, InputSchema, model_field,
+)
 from guanxi.core.errors import PermissionDenied
-from guanxi.service import selectors, services
+from guanxi.service import reports, selectors, services
 from guanxi.service.models import (
-    Case, CaseAttachment, CaseCategory, CaseEvent, CaseMessage, CaseOrigin, CasePriority, CaseStatus,
-    InboundEmail, ServiceAgent, ServiceCalendar, ServiceNotification, ServiceQueue,
-    SlaPolicy, SlaTrigger,
+    Case, CaseAttachment, CaseCategory, CaseEvent, CaseMessage, CaseOrigin, CasePriority, CaseStatus, Complaint,
+    FieldVisit, InboundEmail, KnowledgeArticle, KnowledgeArticleVersion, ServiceAgent, ServiceCalendar,
+    ServiceContract, ServiceNotification, ServiceQueue, SlaPolicy, SlaTrigger, Survey,
 )
 
 router = Router(tags=["service"])
@@ -619,3 +624,525 @@ class AvailabilityIn(InputSchema):
              summary="Start or stop taking cases")
 def agent_availability(request, payload: AvailabilityIn):
     return _with_load([services.agent_set_availability(actor=request.auth, accepting=payload.accepting_cases)])[0]
+
+
+# ======================================================================================
+# Service contracts and entitlements
+# ======================================================================================
+class EntitlementIO(InputSchema):
+    name: str = Field(max_length=120, description="E.g. Remote support incidents.")
+    unit: Literal["incidents", "hours"] = "incidents"
+    quantity: Decimal = Field(gt=0, description="Incidents or hours included.")
+    categories: list[str] = Field(default_factory=list, description="Case categories covered; empty covers all.")
+    products: list[str] = Field(default_factory=list, description="Products covered; empty covers all.")
+
+
+class EntitlementOut(Schema):
+    id: int
+    name: str
+    unit: str
+    quantity: Decimal
+    used: Decimal
+    remaining: Decimal
+    categories: list[str]
+    products: list[str]
+
+
+class ContractOut(ModelSchema):
+    account: AccountRef
+    contact: ContactRef | None
+    entitlements: list[EntitlementOut]
+    active: bool = Field(description="Covers today.")
+
+    class Meta:
+        model = ServiceContract
+        fields = ["id", "number", "name", "starts_on", "ends_on", "sla_policy", "sales_contract_ref", "notes",
+                  "created_at", "version"]
+
+    @staticmethod
+    def resolve_entitlements(contract: ServiceContract) -> list:
+        return list(contract.entitlements.all())
+
+    @staticmethod
+    def resolve_active(contract: ServiceContract) -> bool:
+        return contract.covers_date(timezone.localdate())
+
+
+class ContractIn(InputSchema):
+    name: str | None = model_field(ServiceContract, "name")
+    account_id: int | None = None
+    contact_id: int | None = None
+    starts_on: dt.date | None = None
+    ends_on: dt.date | None = None
+    sla_policy_id: int | None = None
+    sales_contract_ref: str | None = model_field(ServiceContract, "sales_contract_ref")
+    notes: str | None = None
+    entitlements: list[EntitlementIO] | None = Field(None, description="Entitlements to add.")
+    version: int | None = None
+
+
+def _contract_data(payload: ContractIn) -> tuple[dict, int | None]:
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    if "entitlements" in data:
+        data["entitlements"] = [item.dict() for item in payload.entitlements or []]
+    return data, version
+
+
+@router.get("/contracts", response={200: list[ContractOut], **READ_ERRORS}, summary="Service contracts")
+@paginate(ApiListPagination)
+def contract_list(request, account_id: int | None = None, active: bool = False):
+    return selectors.contract_list(request.auth, account_id=account_id,
+                                   active_on=timezone.localdate() if active else None)
+
+
+@router.post("/contracts", response={201: ContractOut, **WRITE_ERRORS}, summary="Create a service contract")
+def contract_create(request, payload: ContractIn):
+    data, _version = _contract_data(payload)
+    return Status(201, services.contract_create(actor=request.auth, data=data))
+
+
+@router.get("/contracts/{contract_id}", response={200: ContractOut, **READ_ERRORS}, summary="Read a contract")
+def contract_detail(request, contract_id: int):
+    return selectors.access_contract_by_id(request.auth, contract_id)
+
+
+@router.patch("/contracts/{contract_id}", response={200: ContractOut, **WRITE_ERRORS}, summary="Change a contract")
+def contract_update(request, contract_id: int, payload: ContractIn):
+    data, version = _contract_data(payload)
+    return services.contract_update(actor=request.auth, contract_id=contract_id, data=data,
+                                    expected_version=version)
+
+
+@router.delete("/contracts/{contract_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a contract")
+def contract_delete(request, contract_id: int):
+    services.contract_delete(actor=request.auth, contract_id=contract_id)
+    return Status(204, None)
+
+
+@router.get("/entitlement-check", response={200: dict, **READ_ERRORS}, summary="Check coverage",
+            description="What a new case for this account would find: covered, no_contract, not_covered, "
+                        "exhausted or expired, with the balance left.")
+def entitlement_check(request, account_id: int, category: CaseCategory = CaseCategory.OTHER, product: str = ""):
+    return services.entitlement_check(actor=request.auth, account_id=account_id, category=category,
+                                      product=product)
+
+
+class TimeIn(InputSchema):
+    hours: Decimal = Field(gt=0, le=1000, description="Working hours to charge, e.g. 1.5.")
+    note: str = Field("", max_length=200)
+
+
+@router.post("/cases/{case_id}/time", response={201: dict, **WRITE_ERRORS}, summary="Log time on a case",
+             description="Charged to the case's hour-based entitlement; more than is left answers 422.")
+def case_log_time(request, case_id: int, payload: TimeIn):
+    usage = services.case_log_time(actor=request.auth, case_id=case_id, hours=payload.hours, note=payload.note)
+    entitlement = usage.entitlement
+    entitlement.refresh_from_db()
+    return Status(201, {"id": usage.pk, "hours": str(usage.quantity), "remaining": str(entitlement.remaining)})
+
+
+# ======================================================================================
+# Knowledge base
+# ======================================================================================
+class TranslationIO(InputSchema):
+    language: Literal["en", "zh-hans"]
+    title: str | None = Field(None, max_length=200)
+    problem: str | None = None
+    solution: str | None = None
+    keywords: str | None = Field(None, max_length=300)
+    change_note: str | None = Field(None, max_length=200)
+
+
+class VersionOut(ModelSchema):
+    author: PersonRef | None
+
+    class Meta:
+        model = KnowledgeArticleVersion
+        fields = ["id", "language", "number", "title", "problem", "solution", "keywords", "change_note",
+                  "is_current", "created_at"]
+
+
+class ArticleOut(ModelSchema):
+    translations: list[VersionOut] = Field(description="The current version in each language.")
+
+    class Meta:
+        model = KnowledgeArticle
+        fields = ["id", "category", "products", "status", "created_by", "created_at", "updated_at", "helpful_count"]
+
+    @staticmethod
+    def resolve_translations(article: KnowledgeArticle) -> list:
+        return sorted(selectors.article_current_versions(article).values(), key=lambda version: version.language)
+
+
+class ArticleIn(InputSchema):
+    category: CaseCategory | None = None
+    products: list[str] | None = None
+    status: Literal["draft", "published", "archived"] | None = None
+    translations: list[TranslationIO] | None = Field(None, description="Text per language; each saved text "
+                                                                       "becomes a new version.")
+
+
+class SearchHitOut(Schema):
+    article_id: int
+    language: str
+    title: str
+    problem: str
+    solution: str
+    status: str
+    score: float | None = None
+
+
+def _hit(version: KnowledgeArticleVersion, score: float | None = None) -> dict:
+    return {"article_id": version.article_id, "language": version.language, "title": version.title,
+            "problem": version.problem, "solution": version.solution, "status": version.article.status,
+            "score": round(score, 4) if score is not None else None}
+
+
+@router.get("/articles", response={200: list[SearchHitOut], **READ_ERRORS}, summary="Search the knowledge base",
+            description="Current versions matching every word of `q` (Chinese and English), in any language "
+                        "unless `language` is given.")
+@paginate(ApiListPagination)
+def article_search(request, q: str = "", language: Literal["en", "zh-hans"] | None = None,
+                   status: Literal["draft", "published", "archived"] | None = None,
+                   category: CaseCategory | None = None):
+    return [_hit(version) for version in selectors.article_search(request.auth, q, language=language or "",
+                                                                 status=status or "", category=category or "")]
+
+
+@router.get("/articles/suggestions", response={200: list[SearchHitOut], **READ_ERRORS},
+            summary="Suggest articles for a problem",
+            description="Published articles ranked by how well they match free text, e.g. a new case's subject and "
+                        "description; one per article, in `language` when it has that translation.")
+def article_suggestions(request, text: str, language: Literal["en", "zh-hans"] | None = None, limit: int = 5):
+    return [_hit(item.version, item.score) for item in selectors.article_suggestions(
+        request.auth, text, limit=max(1, min(limit, 20)), language=language or "")]
+
+
+@router.get("/cases/{case_id}/suggestions", response={200: list[SearchHitOut], **READ_ERRORS},
+            summary="Articles that may solve a case")
+def case_suggestions(request, case_id: int):
+    case = selectors.access_case_by_id(request.auth, case_id)
+    return [_hit(item.version, item.score) for item in selectors.article_suggestions(
+        request.auth, f"{case.subject}\n{case.description}")]
+
+
+@router.post("/articles", response={201: ArticleOut, **WRITE_ERRORS}, summary="Write an article")
+def article_create(request, payload: ArticleIn):
+    data = payload.dict(exclude_unset=True)
+    return Status(201, services.article_create(actor=request.auth, data=data))
+
+
+@router.get("/articles/{article_id}", response={200: ArticleOut, **READ_ERRORS}, summary="Read an article")
+def article_detail(request, article_id: int):
+    return selectors.access_article_by_id(request.auth, article_id)
+
+
+@router.patch("/articles/{article_id}", response={200: ArticleOut, **WRITE_ERRORS}, summary="Change an article")
+def article_update(request, article_id: int, payload: ArticleIn):
+    return services.article_update(actor=request.auth, article_id=article_id, data=payload.dict(exclude_unset=True))
+
+
+@router.delete("/articles/{article_id}", response={204: None, **WRITE_ERRORS}, summary="Delete an article")
+def article_delete(request, article_id: int):
+    services.article_delete(actor=request.auth, article_id=article_id)
+    return Status(204, None)
+
+
+@router.get("/articles/{article_id}/versions", response={200: list[VersionOut], **READ_ERRORS},
+            summary="Every version of an article", description="Newest first per language.")
+def article_versions(request, article_id: int, language: Literal["en", "zh-hans"] | None = None):
+    return list(selectors.article_versions(request.auth, article_id, language or ""))
+
+
+class RestoreIn(InputSchema):
+    version_id: int
+
+
+@router.post("/articles/{article_id}/restore", response={201: VersionOut, **WRITE_ERRORS},
+             summary="Restore an earlier version", description="Its text becomes the newest version.")
+def article_restore(request, article_id: int, payload: RestoreIn):
+    return Status(201, services.article_restore_version(actor=request.auth, article_id=article_id,
+                                                        version_id=payload.version_id))
+
+
+class HelpfulIn(InputSchema):
+    case_id: int
+
+
+@router.post("/articles/{article_id}/helpful", response={200: ArticleOut, **WRITE_ERRORS},
+             summary="The article solved a case")
+def article_helpful(request, article_id: int, payload: HelpfulIn):
+    return services.article_mark_helpful(actor=request.auth, article_id=article_id, case_id=payload.case_id)
+
+
+# ======================================================================================
+# Complaints
+# ======================================================================================
+class ComplaintStepOut(Schema):
+    from_status: str
+    to_status: str
+    note: str
+    actor: PersonRef | None
+    at: dt.datetime
+
+
+class ComplaintOut(ModelSchema):
+    contact: ContactRef | None
+    account: AccountRef | None
+    owner: PersonRef | None
+    steps: list[ComplaintStepOut]
+
+    class Meta:
+        model = Complaint
+        fields = ["id", "number", "case", "subject", "description", "severity", "status", "root_cause",
+                  "corrective_action", "preventive_action", "due_on", "received_at", "closed_at", "version"]
+
+    @staticmethod
+    def resolve_steps(complaint: Complaint) -> list:
+        return list(complaint.steps.select_related("actor"))
+
+
+class ComplaintIn(InputSchema):
+    case_id: int | None = Field(None, description="Case the complaint arose from (its customer is taken).")
+    contact_id: int | None = None
+    subject: str | None = model_field(Complaint, "subject")
+    description: str | None = None
+    severity: Literal["low", "medium", "high", "critical"] | None = None
+    owner_id: int | None = None
+    due_on: dt.date | None = None
+
+
+class ComplaintPatch(InputSchema):
+    subject: str | None = model_field(Complaint, "subject")
+    description: str | None = None
+    severity: Literal["low", "medium", "high", "critical"] | None = None
+    root_cause: str | None = None
+    corrective_action: str | None = None
+    preventive_action: str | None = None
+    due_on: dt.date | None = None
+    owner_id: int | None = None
+    status: Literal["received", "investigating", "action", "verifying", "closed"] | None = Field(
+        None, description="Next step; root cause is needed before action, corrective action before verifying.")
+    note: str | None = Field(None, max_length=5000, description="What was found or done in this step.")
+    version: int | None = None
+
+
+@router.get("/complaints", response={200: list[ComplaintOut], **READ_ERRORS}, summary="Complaints")
+@paginate(ApiListPagination)
+def complaint_list(request, status: str = "", open_only: bool = False):
+    return selectors.complaint_list(request.auth, status=status, open_only=open_only)
+
+
+@router.post("/complaints", response={201: ComplaintOut, **WRITE_ERRORS}, summary="Record a complaint")
+def complaint_create(request, payload: ComplaintIn):
+    return Status(201, services.complaint_create(actor=request.auth, data=payload.dict(exclude_unset=True)))
+
+
+@router.get("/complaints/{complaint_id}", response={200: ComplaintOut, **READ_ERRORS}, summary="Read a complaint")
+def complaint_detail(request, complaint_id: int):
+    return selectors.access_complaint_by_id(request.auth, complaint_id)
+
+
+@router.patch("/complaints/{complaint_id}", response={200: ComplaintOut, **WRITE_ERRORS},
+              summary="Work on a complaint")
+def complaint_update(request, complaint_id: int, payload: ComplaintPatch):
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    return services.complaint_update(actor=request.auth, complaint_id=complaint_id, data=data,
+                                     expected_version=version)
+
+
+@router.delete("/complaints/{complaint_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a complaint")
+def complaint_delete(request, complaint_id: int):
+    services.complaint_delete(actor=request.auth, complaint_id=complaint_id)
+    return Status(204, None)
+
+
+# ======================================================================================
+# Satisfaction surveys
+# ======================================================================================
+class SurveyOut(ModelSchema):
+    case_number: str
+    agent: PersonRef | None
+
+    class Meta:
+        model = Survey
+        fields = ["id", "case", "kind", "language", "recipient_email", "contact", "account", "product", "channel",
+                  "sent_at", "delivery_status", "expires_at", "answered_at", "csat_score", "nps_score", "comment"]
+
+    @staticmethod
+    def resolve_case_number(survey: Survey) -> str:
+        return survey.case.number
+
+
+@router.get("/surveys", response={200: list[SurveyOut], **READ_ERRORS}, summary="Satisfaction surveys")
+@paginate(ApiListPagination)
+def survey_list(request, answered: bool | None = None):
+    queryset = selectors.visible_surveys(request.auth).order_by("-sent_at", "-id")
+    if answered is not None:
+        queryset = queryset.filter(answered_at__isnull=not answered)
+    return queryset
+
+
+class SurveySendIn(InputSchema):
+    case_id: int
+    kind: Literal["csat", "nps", "both"] = "both"
+
+
+@router.post("/surveys", response={201: SurveyOut, **WRITE_ERRORS}, summary="Send a case's survey by hand",
+             description="Resolving a case sends its survey; this is for cases that had none.")
+def survey_send(request, payload: SurveySendIn):
+    return Status(201, services.survey_send(actor=request.auth, case_id=payload.case_id, kind=payload.kind))
+
+
+class SurveyAnswerIn(InputSchema):
+    token: str = Field(max_length=300, description="The signed token of the survey link.")
+    csat_score: int | None = Field(None, description="1 to 5.")
+    nps_score: int | None = Field(None, description="0 to 10.")
+    comment: str = Field("", max_length=5000)
+
+
+@router.post("/surveys/answer", auth=None, response={200: dict, 404: ErrorOut, 409: ErrorOut, 422: FieldErrorsOut},
+             summary="Answer a survey (customer)",
+             description="No sign-in: the signed token from the survey link is the credential. Answered once.")
+def survey_answer(request, payload: SurveyAnswerIn):
+    from guanxi.service.services.surveys import survey_token_from_link
+
+    survey = services.survey_answer(token=survey_token_from_link(payload.token), csat_score=payload.csat_score,
+                                    nps_score=payload.nps_score, comment=payload.comment)
+    return {"case_number": survey.case.number, "csat_score": survey.csat_score, "nps_score": survey.nps_score,
+            "answered_at": survey.answered_at.isoformat()}
+
+
+# ======================================================================================
+# Field service
+# ======================================================================================
+class VisitOut(ModelSchema):
+    technician: PersonRef
+    case_number: str
+
+    class Meta:
+        model = FieldVisit
+        fields = ["id", "number", "case", "starts_at", "ends_at", "address", "status", "notes", "outcome",
+                  "created_at", "completed_at", "version"]
+
+    @staticmethod
+    def resolve_case_number(visit: FieldVisit) -> str:
+        return visit.case.number
+
+
+class VisitIn(InputSchema):
+    case_id: int
+    technician_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    address: str = Field("", max_length=300, description="Where to go; the customer's primary address when empty.")
+    notes: str = Field("", max_length=5000)
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+class VisitPatch(InputSchema):
+    technician_id: int | None = None
+    starts_at: dt.datetime | None = None
+    ends_at: dt.datetime | None = None
+    address: str | None = Field(None, max_length=300)
+    notes: str | None = None
+    outcome: str | None = None
+    status: Literal["scheduled", "dispatched", "in_progress", "completed", "cancelled"] | None = None
+    version: int | None = None
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: dt.datetime | None) -> dt.datetime | None:
+        return timezone.make_aware(value) if value is not None and timezone.is_naive(value) else value
+
+
+@router.get("/visits", response={200: list[VisitOut], **READ_ERRORS}, summary="Field visits in a period",
+            description="The calendar: visits overlapping [start, end), by technician when given.")
+def visit_calendar(request, start: dt.date, end: dt.date, technician_id: int | None = None):
+    period = reports.Period.between(start, end - dt.timedelta(days=1) if end > start else start)
+    return list(selectors.visit_calendar(request.auth, period.start, period.end, technician_id=technician_id))
+
+
+@router.post("/visits", response={201: VisitOut, **WRITE_ERRORS}, summary="Book a field visit")
+def visit_schedule(request, payload: VisitIn):
+    return Status(201, services.visit_schedule(actor=request.auth, **payload.dict()))
+
+
+@router.patch("/visits/{visit_id}", response={200: VisitOut, **WRITE_ERRORS},
+              summary="Reschedule, dispatch, complete or cancel a visit")
+def visit_update(request, visit_id: int, payload: VisitPatch):
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    return services.visit_update(actor=request.auth, visit_id=visit_id, data=data, expected_version=version)
+
+
+@router.delete("/visits/{visit_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a visit")
+def visit_delete(request, visit_id: int):
+    services.visit_delete(actor=request.auth, visit_id=visit_id)
+    return Status(204, None)
+
+
+class SlotOut(Schema):
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+@router.get("/technicians/{technician_id}/availability", response={200: list[SlotOut], **READ_ERRORS},
+            summary="When a technician is free",
+            description="Working hours less time off and booked visits, between `start` and `end` (dates).")
+def technician_availability(request, technician_id: int, start: dt.date, end: dt.date):
+    period = reports.Period.between(start, end)
+    return [{"starts_at": begin, "ends_at": finish} for begin, finish in
+            selectors.technician_free_slots(request.auth, technician_id, period.start, period.end)]
+
+
+class TimeOffIn(InputSchema):
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    reason: str = Field("", max_length=200)
+
+
+@router.post("/technicians/{technician_id}/time-off", response={201: SlotOut, **WRITE_ERRORS},
+             summary="Block a technician's time")
+def technician_time_off(request, technician_id: int, payload: TimeOffIn):
+    time_off = services.time_off_add(actor=request.auth, technician_id=technician_id,
+                                     starts_at=timezone.make_aware(payload.starts_at)
+                                     if timezone.is_naive(payload.starts_at) else payload.starts_at,
+                                     ends_at=timezone.make_aware(payload.ends_at)
+                                     if timezone.is_naive(payload.ends_at) else payload.ends_at,
+                                     reason=payload.reason)
+    return Status(201, {"starts_at": time_off.starts_at, "ends_at": time_off.ends_at})
+
+
+# ======================================================================================
+# Reports
+# ======================================================================================
+@router.get("/reports/dashboard", response={200: dict, **READ_ERRORS}, summary="Service dashboard",
+            description="Backlog, age of open cases, SLA attainment, first-contact resolution and CSAT trend "
+                        "over the last `days` days, for the cases you may see.")
+def report_dashboard(request, days: int = Query(30, ge=1, le=366)):
+    return reports.service_dashboard(request.auth, days=days)
+
+
+@router.get("/reports/sla", response={200: dict, **READ_ERRORS}, summary="SLA report")
+def report_sla(request, start: dt.date, end: dt.date,
+               group_by: Literal["policy", "priority", "queue", "agent", "category", "channel"] = "policy"):
+    if end < start:
+        raise ValidationError({"end": ["The end date must not be before the start date."]})
+    return reports.sla_report(request.auth, reports.Period.between(start, end), group_by)
+
+
+@router.get("/reports/satisfaction", response={200: dict, **READ_ERRORS}, summary="Satisfaction results",
+            description="CSAT and NPS per customer, agent, product, channel, or period (day, week, month).")
+def report_satisfaction(request, start: dt.date, end: dt.date,
+                        group_by: Literal["customer", "agent", "product", "channel", "period"] = "agent",
+                        granularity: Literal["day", "week", "month"] = "month"):
+    if end < start:
+        raise ValidationError({"end": ["The end date must not be before the start date."]})
+    return reports.satisfaction_report(request.auth, reports.Period.between(start, end), group_by, granularity)

@@ -21,9 +21,9 @@ from guanxi.core.models import User
 from guanxi.core.normalize import search_text
 from guanxi.service import search
 from guanxi.service.models import (
-    OPEN_STATUSES, ArticleStatus, Case, CaseAttachment, CaseMessage, Complaint, FieldVisit, InboundEmail, KnowledgeArticle,
-    KnowledgeArticleVersion, ServiceAgent, ServiceCalendar, ServiceContract, ServiceNotification, ServiceQueue,
-    SlaPolicy, Survey,
+    ACTIVE_VISIT_STATUSES, OPEN_STATUSES, ArticleStatus, Case, CaseAttachment, CaseMessage, Complaint, FieldVisit,
+    InboundEmail, KnowledgeArticle, KnowledgeArticleVersion, ServiceAgent, ServiceCalendar, ServiceContract, ServiceNotification, ServiceQueue,
+    SlaPolicy, Survey, TechnicianTimeOff,
 )
 
 
@@ -405,6 +405,45 @@ def technicians(actor: User) -> QuerySet[ServiceAgent]:
     return ServiceAgent.objects.filter(is_technician=True, user__is_active=True).select_related("user", "calendar")
 
 
+def technician_free_slots(actor: User, technician_id: int, start: dt.datetime, end: dt.datetime
+                          ) -> list[tuple[dt.datetime, dt.datetime]]:
+    """When a technician could take a visit between ``start`` and ``end``: their working
+    hours (round the clock without a calendar) less time off and booked visits."""
+    from django.conf import settings
+
+    from guanxi.service import sla
+    from guanxi.service.business_time import BusinessCalendar
+
+    agent = technicians(actor).filter(user_id=technician_id).first()
+    if agent is None:
+        raise NotFound(f"technician {technician_id}")
+    calendar = (sla.business_calendar(agent.calendar) if agent.calendar_id
+                else BusinessCalendar.always_open(settings.TIME_ZONE))
+    open_intervals = []
+    day = calendar.local_date(start) - dt.timedelta(days=1)
+    while day <= calendar.local_date(end):
+        for opening, closing in calendar.intervals_on(day):
+            if closing > start and opening < end:
+                open_intervals.append((max(opening, start), min(closing, end)))
+        day += dt.timedelta(days=1)
+    busy = sorted([(item.starts_at, item.ends_at) for item in TechnicianTimeOff.objects.filter(
+        technician_id=technician_id, starts_at__lt=end, ends_at__gt=start)] + [
+        (item.starts_at, item.ends_at) for item in FieldVisit.objects.filter(
+            technician_id=technician_id, status__in=ACTIVE_VISIT_STATUSES, starts_at__lt=end, ends_at__gt=start)])
+    free = []
+    for opening, closing in open_intervals:
+        cursor = opening
+        for busy_start, busy_end in busy:
+            if busy_end <= cursor or busy_start >= closing:
+                continue
+            if busy_start > cursor:
+                free.append((cursor, busy_start))
+            cursor = max(cursor, busy_end)
+        if cursor < closing:
+            free.append((cursor, closing))
+    return free
+
+
 def inbound_email_list(actor: User) -> QuerySet[InboundEmail]:
     _require(actor, "inbound_email", "view")
     return InboundEmail.objects.select_related("case").order_by("-received_at", "-id")
@@ -423,19 +462,28 @@ def satisfaction_of_customer(*, contact_id: int | None = None, account_id: int |
     return nps_and_csat(queryset)
 
 
-def nps_and_csat(queryset: QuerySet[Survey]) -> dict:
-    figures = queryset.aggregate(
-        answers=Count("id"), csat=Avg("csat_score"),
-        csat_answers=Count("id", filter=Q(csat_score__isnull=False)),
-        satisfied=Count("id", filter=Q(csat_score__gte=4)),
-        nps_answers=Count("id", filter=Q(nps_score__isnull=False)),
-        promoters=Count("id", filter=Q(nps_score__gte=9)),
-        detractors=Count("id", filter=Q(nps_score__lte=6)))
-    csat_answers, nps_answers = figures["csat_answers"], figures["nps_answers"]
+SATISFACTION_AGGREGATES = {
+    "answers": Count("id"), "csat": Avg("csat_score"),
+    "csat_answers": Count("id", filter=Q(csat_score__isnull=False)),
+    "satisfied": Count("id", filter=Q(csat_score__gte=4)),
+    "nps_answers": Count("id", filter=Q(nps_score__isnull=False)),
+    "promoters": Count("id", filter=Q(nps_score__gte=9)),
+    "detractors": Count("id", filter=Q(nps_score__lte=6)),
+}
+
+
+def satisfaction_figures(row: dict) -> dict:
+    """CSAT average and share satisfied (4-5), and NPS (promoters − detractors, in %),
+    from one row of ``SATISFACTION_AGGREGATES``."""
+    csat_answers, nps_answers = row["csat_answers"], row["nps_answers"]
     return {
-        "answers": figures["answers"],
-        "csat_average": round(figures["csat"], 2) if figures["csat"] is not None else None,
-        "csat_percent": round(100 * figures["satisfied"] / csat_answers, 1) if csat_answers else None,
-        "nps": round(100 * (figures["promoters"] - figures["detractors"]) / nps_answers, 1) if nps_answers else None,
+        "answers": row["answers"],
+        "csat_average": round(row["csat"], 2) if row["csat"] is not None else None,
+        "csat_percent": round(100 * row["satisfied"] / csat_answers, 1) if csat_answers else None,
+        "nps": round(100 * (row["promoters"] - row["detractors"]) / nps_answers, 1) if nps_answers else None,
         "nps_answers": nps_answers,
     }
+
+
+def nps_and_csat(queryset: QuerySet[Survey]) -> dict:
+    return satisfaction_figures(queryset.aggregate(**SATISFACTION_AGGREGATES))

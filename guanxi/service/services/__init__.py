@@ -12,9 +12,21 @@ from guanxi.service.services.configuration import (
     agent_save, agent_set_availability, calendar_create, calendar_delete, calendar_update, queue_create,
     queue_delete, queue_update, sla_policy_create, sla_policy_delete, sla_policy_update,
 )
+from guanxi.service.services.complaints import complaint_create, complaint_delete, complaint_update
+from guanxi.service.services.contracts import (
+    case_log_time, contract_create, contract_delete, contract_update, entitlement_check,
+)
+from guanxi.service.services.field_service import time_off_add, visit_delete, visit_schedule, visit_update
+from guanxi.service.services.knowledge import (
+    article_create, article_delete, article_mark_helpful, article_restore_version, article_update,
+)
 from guanxi.service.services.surveys import survey_answer, survey_send, survey_send_for_case
 
 __all__ = [
+    "article_create", "article_delete", "article_mark_helpful", "article_restore_version", "article_update",
+    "case_log_time", "complaint_create", "complaint_delete", "complaint_update", "contract_create",
+    "contract_delete", "contract_update", "entitlement_check", "time_off_add", "visit_delete", "visit_schedule",
+    "visit_update",
     "FirstMessage", "IncomingFile", "agent_save", "agent_set_availability", "attachment_limit",
     "auto_close_resolved", "calendar_create", "calendar_delete", "calendar_update", "case_add_customer_message",
     "case_assign", "case_change_status", "case_delete", "case_link_customer", "case_open", "case_reply",
