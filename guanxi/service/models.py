@@ -598,6 +598,8 @@ class CaseEventKind(models.TextChoices):
     ENTITLEMENT = "entitlement", _("Entitlement checked")
     CUSTOMER_LINKED = "customer_linked", _("Customer linked")
     FIRST_RESPONSE = "first_response", _("First response")
+    KNOWLEDGE = "knowledge", _("Knowledge article used")
+    VISIT = "visit", _("Field visit")
 
 
 class CaseEvent(models.Model):

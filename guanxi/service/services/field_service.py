@@ -81,7 +81,7 @@ def visit_schedule(*, actor: User, case_id: int, technician_id: int, starts_at: 
         raise ValidationError(errors)
     visit = FieldVisit.objects.create(number=next_number("FV"), case=case, technician=agent.user, starts_at=starts_at,
                                       ends_at=ends_at, address=address[:300], notes=notes, created_by=actor)
-    CaseEvent.objects.create(case=case, actor=actor, kind=CaseEventKind.STATUS, detail=_(
+    CaseEvent.objects.create(case=case, actor=actor, kind=CaseEventKind.VISIT, detail=_(
         "Field visit %(number)s booked with %(name)s for %(when)s.") % {
         "number": visit.number, "name": agent.user, "when": timezone.localtime(starts_at).strftime("%Y-%m-%d %H:%M")})
     audit_record(actor=actor, action=AuditAction.CREATE, obj=visit, changes=diff({}, {
@@ -157,7 +157,7 @@ def visit_update(*, actor: User, visit_id: int, data: dict, expected_version: in
                 "notes": visit.outcome, "agent_id": visit.technician_id, "episode_id": case.episode_id,
                 "source_type": "field_visit", "source_id": str(visit.pk)})
     if visit.status != before["status"] or moved:
-        CaseEvent.objects.create(case=visit.case, actor=actor, kind=CaseEventKind.STATUS, detail=_(
+        CaseEvent.objects.create(case=visit.case, actor=actor, kind=CaseEventKind.VISIT, detail=_(
             "Field visit %(number)s: %(status)s, %(when)s.") % {
             "number": visit.number, "status": visit.get_status_display(),
             "when": timezone.localtime(visit.starts_at).strftime("%Y-%m-%d %H:%M")})

@@ -15,7 +15,7 @@ from guanxi.core.errors import PermissionDenied
 from guanxi.core.models import AuditAction, User
 from guanxi.service import selectors
 from guanxi.service.models import (
-    ArticleStatus, CaseCategory, CaseEvent, KnowledgeArticle, KnowledgeArticleVersion, Language,
+    ArticleStatus, CaseCategory, CaseEvent, CaseEventKind, KnowledgeArticle, KnowledgeArticleVersion, Language,
 )
 
 TEXT_FIELDS = ("title", "problem", "solution", "keywords", "change_note")
@@ -160,8 +160,8 @@ def article_mark_helpful(*, actor: User, article_id: int, case_id: int) -> Knowl
     KnowledgeArticle.objects.filter(pk=article.pk).update(helpful_count=F("helpful_count") + 1)
     version = selectors.article_current_versions(article)
     title = next(iter(version.values())).title if version else str(article)
-    CaseEvent.objects.create(case=case, actor=actor, kind="status", from_value="", to_value="",
-                             detail=_("Solved with knowledge article KB-%(id)d: %(title)s") % {
-                                 "id": article.pk, "title": title}[:500])
+    CaseEvent.objects.create(case=case, actor=actor, kind=CaseEventKind.KNOWLEDGE, to_value=f"KB-{article.pk}",
+                             detail=(_("Solved with knowledge article KB-%(id)d: %(title)s") % {
+                                 "id": article.pk, "title": title})[:500])
     article.refresh_from_db()
     return article
