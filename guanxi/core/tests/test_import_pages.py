@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from guanxi.core import services
+from guanxi.core import importing, services
 from guanxi.core.models import AuditLog, Contact, ImportRun, ImportRunState, Role, Team
 from guanxi.jobs.models import Job, JobState
 
@@ -37,7 +37,9 @@ def upload(client, content: str, name: str = "客户.csv", object_type: str = "c
 
 
 def mapping_post(run: ImportRun, **changes) -> dict:
-    data = {f"column_{position}": field for position, field in enumerate(run.mapping.values())}
+    """The mapping form as shown: one select per column, in the file's column order."""
+    headers = importing.import_run_preview(run).headers
+    data = {f"column_{position}": run.mapping[header] for position, header in enumerate(headers)}
     data.update(changes)
     return data
 
