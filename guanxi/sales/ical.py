@@ -75,7 +75,7 @@ def _event(activity: Activity, *, site: str, stamp: str) -> list[str]:
     lines.append("STATUS:" + {ActivityStatus.CANCELLED: "CANCELLED"}.get(activity.status, "CONFIRMED"))
     lines.append(f"URL:{site}/sales/activities/{activity.pk}/")
     if activity.reminder_at and activity.status == ActivityStatus.PLANNED:
-        minutes = max(0, int((start - activity.reminder_at).total_seconds() // 60))
+        minutes = max(0, round((start - activity.reminder_at).total_seconds() / 60))
         lines += ["BEGIN:VALARM", "ACTION:DISPLAY", f"DESCRIPTION:{escape_text(activity.subject)}",
                   f"TRIGGER:-PT{minutes}M", "END:VALARM"]
     lines.append("END:VEVENT")

@@ -8,6 +8,7 @@ rule the contact and account lists use. Forecasts and reports are in ``forecasti
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import Count, Q, QuerySet, Sum
@@ -21,6 +22,9 @@ from guanxi.sales.models import (
     LeadScoringRule, Opportunity, OpportunityStageChange, Order, Pipeline, PriceList, Product, Quota, Quote,
     Stage, TerritoryReassignment,
 )
+
+
+CENT = Decimal("0.01")
 
 
 # ======================================================================================
@@ -585,7 +589,8 @@ def commission_statements(actor: User, *, period: str = "", user_id: int | None 
             .order_by("-period", "user__username", "currency"))
     return [{"user_id": row["user_id"], "user": row["user__display_name"] or row["user__username"],
              "period": row["period"], "currency": row["currency"], "lines": row["lines"], "orders": row["orders"],
-             "base_amount": row["base"], "commission": row["commission"]} for row in rows]
+             "base_amount": Decimal(row["base"]).quantize(CENT),
+             "commission": Decimal(row["commission"]).quantize(CENT)} for row in rows]
 
 
 def commission_statement_lines(actor: User, *, user_id: int, period: str) -> QuerySet[CommissionEntry]:
