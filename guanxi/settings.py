@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "guanxi.marketing",
     "guanxi.service",
     "guanxi.analytics",
+    "guanxi.contactcenter",
 ]
 
 MIDDLEWARE = [

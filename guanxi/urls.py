@@ -16,5 +16,6 @@ urlpatterns = [
     path("sales/", include("guanxi.sales.urls")),
     path("marketing/", include("guanxi.marketing.urls")),
     path("service/", include("guanxi.service.urls")),
+    path("contact-center/", include("guanxi.contactcenter.urls")),
     path("", include("guanxi.core.urls")),
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
