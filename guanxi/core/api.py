@@ -10,15 +10,15 @@ import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from ninja import Field, ModelSchema, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from guanxi.core import selectors, services
 from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
 from guanxi.core.models import (
-    Account, Address, ApiToken, AuditAction, AuditLog, Contact, CustomField, CustomFieldType, LifecycleStage,
-    PhoneKind, User, ValueTier,
+    Account, AccountTeamMember, Address, ApiToken, AuditAction, AuditLog, Contact, CustomField, CustomFieldType,
+    LifecycleStage, PhoneKind, User, ValueTier,
 )
 
 router = Router()
@@ -105,14 +105,6 @@ class EmailIn(InputSchema):
 # ======================================================================================
 # Contacts
 # ======================================================================================
-CONTACT_DETAIL_PREFETCH = ("phones", "emails", "addresses", "tags")
-
-
-def with_contact_details(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
-    """Load what ``ContactOut`` shows in a fixed number of queries, whatever the page size."""
-    return contacts.select_related("account", "owner", "territory").prefetch_related(*CONTACT_DETAIL_PREFETCH)
-
-
 class ContactOut(ModelSchema):
     phones: list[PhoneOut] = Field(description="Every number the person can be reached at.")
     emails: list[EmailOut] = Field(description="Every email address of the person.")
@@ -137,20 +129,51 @@ class ContactOut(ModelSchema):
 
     @staticmethod
     def resolve_tags(contact: Contact) -> list[str]:
-        return sorted(tag.name for tag in contact.tags.all())
+        return sorted(tag.name for tag in _related_rows(contact, "tag_list", "tags"))
 
     # Primary first, then in the order added; sorted here so the prefetched rows are reused.
     @staticmethod
     def resolve_phones(contact: Contact) -> list:
-        return sorted(contact.phones.all(), key=lambda phone: (not phone.is_primary, phone.pk))
+        return sorted(_related_rows(contact, "phone_list", "phones"),
+                      key=lambda phone: (not phone.is_primary, phone.pk))
 
     @staticmethod
     def resolve_emails(contact: Contact) -> list:
-        return sorted(contact.emails.all(), key=lambda email: (not email.is_primary, email.pk))
+        return sorted(_related_rows(contact, "email_list", "emails"),
+                      key=lambda email: (not email.is_primary, email.pk))
 
     @staticmethod
     def resolve_addresses(contact: Contact) -> list:
-        return sorted(contact.addresses.all(), key=lambda address: (not address.is_primary, address.pk))
+        return sorted(_related_rows(contact, "address_list", "addresses"),
+                      key=lambda address: (not address.is_primary, address.pk))
+
+
+# A page of contacts loads its phones, emails, addresses and tags in one query each, kept
+# as plain lists (``to_attr``): Django's default prefetch builds a manager and a queryset
+# per contact and relation, which took a third of the page's time at 50 contacts. Only
+# the columns ``ContactOut`` shows are read; the related account, owner and territory
+# are shown as references (see ``AccountRef``, ``UserRef``, ``TerritoryRef``).
+CONTACT_DETAIL_PREFETCH = (
+    Prefetch("phones", to_attr="phone_list"), Prefetch("emails", to_attr="email_list"),
+    Prefetch("addresses", to_attr="address_list"), Prefetch("tags", to_attr="tag_list"),
+)
+USER_REF_COLUMNS = ("username", "display_name", "first_name", "last_name")  # what str(user) reads
+CONTACT_OUT_COLUMNS = (
+    *ContactOut.Meta.fields, "interests", "custom_data", "account", "account__name", "owner",
+    *(f"owner__{column}" for column in USER_REF_COLUMNS), "territory", "territory__code", "territory__name",
+)
+
+
+def with_contact_details(contacts: QuerySet[Contact]) -> QuerySet[Contact]:
+    """Load what ``ContactOut`` shows in a fixed number of queries, whatever the page size."""
+    return (contacts.select_related("account", "owner", "territory").only(*CONTACT_OUT_COLUMNS)
+            .prefetch_related(*CONTACT_DETAIL_PREFETCH))
+
+
+def _related_rows(record, prefetched: str, relation: str) -> list:
+    """Rows a list page prefetched into ``prefetched``; for a single record, its ``relation``."""
+    rows = getattr(record, prefetched, None)
+    return rows if rows is not None else list(getattr(record, relation).all())
 
 
 class ContactSummaryOut(Schema):
@@ -302,15 +325,16 @@ class AccountOut(ModelSchema):
 
     @staticmethod
     def resolve_tags(account: Account) -> list[str]:
-        return sorted(tag.name for tag in account.tags.all())
+        return sorted(tag.name for tag in _related_rows(account, "tag_list", "tags"))
 
     @staticmethod
     def resolve_account_team(account: Account) -> list:
-        return sorted(account.team_members.all(), key=lambda member: member.pk)
+        return sorted(_related_rows(account, "team_member_list", "team_members"), key=lambda member: member.pk)
 
     @staticmethod
     def resolve_addresses(account: Account) -> list:
-        return sorted(account.addresses.all(), key=lambda address: (not address.is_primary, address.pk))
+        return sorted(_related_rows(account, "address_list", "addresses"),
+                      key=lambda address: (not address.is_primary, address.pk))
 
 
 class AccountSummaryOut(Schema):
@@ -323,11 +347,20 @@ class AccountSummaryOut(Schema):
     lifecycle_stage: str
 
 
-ACCOUNT_DETAIL_PREFETCH = ("tags", "addresses", "team_members__user")
+# As for contacts: one query per relation into plain lists, and only the columns shown.
+ACCOUNT_DETAIL_PREFETCH = (
+    Prefetch("tags", to_attr="tag_list"), Prefetch("addresses", to_attr="address_list"),
+    Prefetch("team_members", queryset=AccountTeamMember.objects.select_related("user"), to_attr="team_member_list"),
+)
+ACCOUNT_OUT_COLUMNS = (
+    *AccountOut.Meta.fields, "custom_data", "annual_revenue", "parent", "parent__name", "owner",
+    *(f"owner__{column}" for column in USER_REF_COLUMNS), "territory", "territory__code", "territory__name",
+)
 
 
 def with_account_details(accounts: QuerySet[Account]) -> QuerySet[Account]:
-    return accounts.select_related("owner", "territory", "parent").prefetch_related(*ACCOUNT_DETAIL_PREFETCH)
+    return (accounts.select_related("owner", "territory", "parent").only(*ACCOUNT_OUT_COLUMNS)
+            .prefetch_related(*ACCOUNT_DETAIL_PREFETCH))
 
 
 class AccountTeamMemberIn(InputSchema):

@@ -20,6 +20,8 @@ from ninja import Field, Schema
 from pydantic import ConfigDict
 from ninja.pagination import PaginationBase
 
+from guanxi.core.views.paging import page_rows
+
 MAX_LIMIT = 200
 
 
@@ -85,7 +87,7 @@ class ApiListPagination(PaginationBase):
 
     def paginate_queryset(self, queryset: QuerySet, pagination: Input, request, **params: Any) -> dict:
         start, limit = pagination.offset, pagination.limit
-        rows = list(queryset[start:start + limit + 1])
+        rows = page_rows(queryset, start, limit + 1)
         next_link = self._link(request, start + limit) if len(rows) > limit else None
         total = None
         if pagination.count:

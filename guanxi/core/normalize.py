@@ -89,7 +89,17 @@ def looks_like_phone(text: str) -> bool:
 
 
 def format_phone(e164: str) -> str:
-    """International format for display, e.g. ``+86 138 1234 5678``."""
+    """International format for display, e.g. ``+86 138 1234 5678``.
+
+    List pages show fifty numbers at a time and phonenumbers needs ~60 µs to parse and
+    format one, so a mainland mobile number (the usual case) is grouped 3-4-4 here, which
+    is exactly phonenumbers' international format for every number its CN mobile pattern
+    accepts (test_phone_formatting compares both ways).
+    """
+    national = e164[3:]
+    if (e164.startswith("+86") and len(national) == 11 and national.isascii() and national.isdigit()
+            and _CN_MOBILE.fullmatch(national)):
+        return f"+86 {national[:3]} {national[3:7]} {national[7:]}"
     try:
         return phonenumbers.format_number(phonenumbers.parse(e164, None),
                                           phonenumbers.PhoneNumberFormat.INTERNATIONAL)

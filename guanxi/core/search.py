@@ -4,62 +4,137 @@ The index text is ``search_text`` on accounts and contacts (see ``normalize.sear
 SQLite keeps an external-content FTS5 table in step with triggers; PostgreSQL has a GIN
 expression index on ``to_tsvector('simple', search_text)``. Both are created by the
 core migration ``0002_search_indexes``.
+
+Speed at a million rows (SPEC §1: search and lists answer in ≤ 50 ms). A full-text index
+finds the matching rows but cannot order them by name or date, and the planner cannot
+tell a query matching ten rows from one matching seventy thousand (a common surname such
+as 王). So ``filter_full_text`` first counts the matches, up to ``FEW_MATCHES``, and then
+shapes the filter accordingly:
+
+- few matches: the database reads those rows and sorts them — cheap, whatever the order;
+- many matches: it walks the index that gives the list its order (and its record scope,
+  e.g. a rep's own contacts by name) and keeps the rows that match, stopping once the page
+  is full.
+
+``newest_matches`` serves the global search box, which shows a short list and may stop
+looking after the newest few thousand matches (see ``selectors.global_search``).
 """
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
 from django.db.models import QuerySet
 
-from guanxi.core.normalize import PhoneError, looks_like_phone, normalize_phone, search_tokens
+from guanxi.core.normalize import PhoneError, is_cjk, looks_like_phone, normalize_phone, search_tokens
 
 FTS_TABLES = {"core_contact": "core_contact_fts", "core_account": "core_account_fts"}
+# Up to this many matches the rows are read and sorted; beyond it the ordering index is walked.
+FEW_MATCHES = 5000
+_COMPLETE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,63}")
 
 
-def _word_groups(query: str) -> list[list[str]]:
+def _word_groups(query: str) -> list[tuple[list[str], bool]]:
+    """Tokens of each typed word, and whether its last token may match as a prefix."""
     groups = []
     for word in query.split():
         tokens = search_tokens(word)
         if tokens:
-            groups.append(tokens)
+            groups.append((tokens, _as_prefix(word, tokens[-1])))
     return groups
 
 
-def _sqlite_match(groups: list[list[str]]) -> str:
+def _as_prefix(word: str, last_token: str) -> bool:
+    """The last token of a word matches as a prefix ("wan" finds "wang"), except when a
+    prefix could only find itself and costs far more to look up than the exact term: a
+    Chinese character (each is a token of its own) and the end of a complete email
+    address ("com" of "wang@example.com" would otherwise merge every token starting with
+    "com", a third of a second at a million contacts)."""
+    if len(last_token) == 1 and is_cjk(last_token):
+        return False
+    return not _COMPLETE_EMAIL.fullmatch(word.strip().lower())
+
+
+def _sqlite_match(groups: list[tuple[list[str], bool]]) -> str:
     # Each typed word becomes a phrase; the last token of a phrase matches as a prefix.
     phrases = []
-    for tokens in groups:
+    for tokens, prefix in groups:
         phrase = " ".join(token.replace('"', '""') for token in tokens)
-        phrases.append(f'"{phrase}" *')
+        phrases.append(f'"{phrase}" *' if prefix else f'"{phrase}"')
     return " AND ".join(phrases)
 
 
-def _postgres_tsquery(groups: list[list[str]]) -> str:
+def _postgres_tsquery(groups: list[tuple[list[str], bool]]) -> str:
     # Tokens are alphanumeric (see search_tokens), so quoting them is enough to be safe.
     phrases = []
-    for tokens in groups:
-        quoted = [f"'{token}'" for token in tokens[:-1]] + [f"'{tokens[-1]}':*"]
+    for tokens, prefix in groups:
+        last = f"'{tokens[-1]}':*" if prefix else f"'{tokens[-1]}'"
+        quoted = [f"'{token}'" for token in tokens[:-1]] + [last]
         phrases.append("(" + " <-> ".join(quoted) + ")")
     return " & ".join(phrases)
 
 
+def _postgres_condition(table: str) -> str:
+    return f"to_tsvector('simple'::regconfig, {table}.search_text) @@ to_tsquery('simple'::regconfig, %s)"
+
+
+def _match_count(table: str, groups: list[tuple[list[str], bool]], at_most: int) -> int:
+    """How many rows of ``table`` match, counting no further than ``at_most``."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {_postgres_condition(table)} "
+                           "LIMIT %s) AS matches", [_postgres_tsquery(groups), at_most])
+        else:
+            fts_table = FTS_TABLES[table]
+            cursor.execute(f"SELECT count(*) FROM (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH %s "
+                           "LIMIT %s)", [_sqlite_match(groups), at_most])
+        return cursor.fetchone()[0]
+
+
 def filter_full_text(queryset: QuerySet, query: str) -> QuerySet:
-    """Narrow ``queryset`` (contacts or accounts) to rows whose search text matches."""
+    """Narrow ``queryset`` (contacts, accounts, or another table in ``FTS_TABLES``) to rows
+    whose search text matches every word of ``query``. Costs one query to count matches
+    (see the module docstring); the filter itself is one condition of the caller's query."""
+    groups = _word_groups(query)
+    if not groups:
+        return queryset.none()
+    table = queryset.model._meta.db_table
+    few = _match_count(table, groups, FEW_MATCHES + 1) <= FEW_MATCHES
+    if connection.vendor == "postgresql":
+        tsquery = _postgres_tsquery(groups)
+        if few:  # ARRAY(...) is computed once, first; the rows are then read by primary key
+            return queryset.extra(
+                where=[f"{table}.id = ANY(ARRAY(SELECT {table}.id FROM {table} WHERE {_postgres_condition(table)}))"],
+                params=[tsquery])
+        return queryset.extra(where=[_postgres_condition(table)], params=[tsquery])
+    fts_table = FTS_TABLES[table]
+    # With many matches the unary + keeps SQLite from driving the query by the match list,
+    # so it walks the ordering (or scope) index and probes the matches, once collected.
+    column = f"{table}.id" if few else f"+{table}.id"
+    return queryset.extra(
+        where=[f"{column} IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH %s)"],
+        params=[_sqlite_match(groups)],
+    )
+
+
+def newest_matches(queryset: QuerySet, query: str, at_most: int) -> QuerySet:
+    """Narrow ``queryset`` to the ``at_most`` newest rows (highest ids) of its table whose
+    search text matches ``query``: a bounded candidate set for a short result list."""
     groups = _word_groups(query)
     if not groups:
         return queryset.none()
     table = queryset.model._meta.db_table
     if connection.vendor == "postgresql":
-        tsquery = _postgres_tsquery(groups)
         return queryset.extra(
-            where=[f"to_tsvector('simple'::regconfig, {table}.search_text) @@ to_tsquery('simple'::regconfig, %s)"],
-            params=[tsquery],
-        )
+            where=[f"{table}.id IN (SELECT {table}.id FROM {table} WHERE {_postgres_condition(table)} "
+                   f"ORDER BY {table}.id DESC LIMIT %s)"],
+            params=[_postgres_tsquery(groups), at_most])
     fts_table = FTS_TABLES[table]
     return queryset.extra(
-        where=[f"{table}.id IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH %s)"],
-        params=[_sqlite_match(groups)],
-    )
+        where=[f"{table}.id IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH %s "
+               "ORDER BY rowid DESC LIMIT %s)"],
+        params=[_sqlite_match(groups), at_most])
 
 
 def phone_from_query(query: str) -> str | None:

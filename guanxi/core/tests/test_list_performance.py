@@ -1,0 +1,231 @@
+"""What keeps list pages, API lists and search fast at a million contacts (SPEC §1: p95 ≤ 50 ms
+and ≤ 10 SQL queries per page), tested for behaviour and query counts — never for time;
+``benchmarks/list_latency.py`` measures the time.
+
+Covered: query budgets of search (API and page) and of the lists as seen by a sales rep,
+whose "own" scope must cost no more than an administrator's "all"; pages far down a list
+read their keys first and show exactly the rows a plain slice would; the full-text filter
+gives the same rows whether it expects few or many matches; the search box's bounded
+candidate set for users who see every record; complete email addresses searched exactly;
+and the list rows and filter selects written in Python with the markup the templates had.
+"""
+
+import re
+
+import pytest
+from django import forms
+from django.test import Client
+from django.urls import reverse
+
+from guanxi.core import search, selectors, services
+from guanxi.core.forms import QuickSelect
+from guanxi.core.models import Contact, LifecycleStage, Role
+from guanxi.core.views import paging
+
+pytestmark = pytest.mark.django_db
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def rep(make_user):
+    return make_user("rep", Role.SALES_REP)
+
+
+@pytest.fixture
+def customers(admin_user, rep):
+    """30 contacts of the rep and 30 of the administrator, each at an account of its owner,
+    every one with a phone, an email, a tag and an address, so a page has something to
+    join and prefetch for every row."""
+    accounts = {user.pk: services.account_create(actor=user, data={"name": "华强电子"}) for user in (admin_user, rep)}
+    created = []
+    for number in range(60):
+        owner = rep if number % 2 else admin_user
+        created.append(services.contact_create(actor=owner, data={
+            "family_name": "王", "given_name": f"客户{number:02d}", "phone": f"139{number:08d}",
+            "email": f"wang{number}@example.com", "account_id": accounts[owner.pk].pk, "tags": ["vip"],
+            "lifecycle_stage": LifecycleStage.ACTIVE if number % 3 else LifecycleStage.LOYAL,
+            "addresses": [{"city": "深圳市"}]}))
+    return accounts, created
+
+
+# ======================================================================================
+# Query budgets
+# ======================================================================================
+def test_api_search_stays_within_budget_for_every_role(api_client, rep, client_for, customers,
+                                                       django_assert_max_num_queries):
+    """Search answers in ≤ 10 queries for names and phones, for an administrator (all
+    records: the newest matches are the candidates) and a rep (own records: the matches are
+    counted first, then read in order). Counted: the token, the count (rep), contacts with
+    account and owner joined, the accounts — never one query per result."""
+    rep_client = client_for(rep)
+    for client in (api_client, rep_client):
+        client.get("/api/v1/users/me")  # the token's last-use stamp is written once a minute, not per call
+        for query in ("王", "王客户", "wang", "139 0000 0001", "+86 139-0000-0003"):
+            with django_assert_max_num_queries(10):
+                response = client.get("/api/v1/search", {"q": query})
+            assert response.status_code == 200
+            contacts = response.json()["contacts"]
+            assert contacts and all(item["owner"] and item["account"] for item in contacts)
+    names = [item["full_name"] for item in rep_client.get("/api/v1/search", {"q": "王"}).json()["contacts"]]
+    assert len(names) == 20 and names == sorted(names) and all(int(name[-2:]) % 2 for name in names)
+
+
+def test_search_page_stays_within_budget(client, admin_user, rep, customers, django_assert_max_num_queries):
+    """The search page: session, user, then the same reads as the API search (≤ 10)."""
+    for user in (admin_user, rep):
+        client.force_login(user)
+        for query in ("王客户", "139-0000-0001", "华强"):
+            with django_assert_max_num_queries(10):
+                response = client.get(reverse("core:search"), {"q": query})
+            assert response.status_code == 200 and "王客户" in response.content.decode()
+
+
+def test_lists_for_a_sales_rep_stay_within_budget(rep, client_for, customers, django_assert_max_num_queries):
+    """A rep's own records, filtered and sorted either way, in ≤ 10 queries on the page
+    (session, user, filter choices, the page) and in the API (token, the page, four
+    prefetches). The rep sees only their own 30 contacts."""
+    page_client, api_client = signed_in(rep), client_for(rep)
+    api_client.get("/api/v1/users/me")
+    for query in ({"sort": "-updated"}, {"sort": "name", "lifecycle_stage": "active"}, {"q": "王客户"}):
+        with django_assert_max_num_queries(10):
+            response = page_client.get(reverse("core:contact_list"), query)
+        assert response.status_code == 200
+        with django_assert_max_num_queries(10):
+            body = api_client.get("/api/v1/contacts", {**query, "limit": 50}).json()
+        assert body["items"] and all(item["owner"]["username"] == "rep" for item in body["items"])
+
+
+# ======================================================================================
+# Pages far down a list
+# ======================================================================================
+def test_far_pages_read_keys_first_and_show_the_rows_a_plain_slice_shows(monkeypatch, admin_user, api_client,
+                                                                       customers, django_assert_max_num_queries):
+    # given pages far enough down the list to be read keys first
+    monkeypatch.setattr(paging, "KEYS_FIRST_OFFSET", 5)
+    for sort in ("name", "-updated", "stage"):
+        contacts = selectors.contact_list(admin_user, None, sort)
+        expected = [contact.pk for contact in contacts[20:30]]
+        # when the page's rows are read
+        with django_assert_max_num_queries(1):
+            rows = paging.page_rows(contacts, 20, 10)
+        # then they are the same rows in the same order, with their joins
+        assert [row.pk for row in rows] == expected
+        assert all(row.account.name == "华强电子" for row in rows)
+    # and the API's offsets go the same way
+    body = api_client.get("/api/v1/contacts", {"sort": "name", "limit": 10, "offset": 50}).json()
+    plain = [contact.pk for contact in selectors.contact_list(admin_user, None, "name")[50:60]]
+    assert [item["id"] for item in body["items"]] == plain and body["next"] is None
+
+
+# ======================================================================================
+# Full-text filter and search box
+# ======================================================================================
+@pytest.mark.parametrize("query", ["王", "王客户", "wang", "客户0"])
+def test_full_text_filter_finds_the_same_rows_expecting_few_or_many_matches(monkeypatch, admin_user, rep,
+                                                                          customers, query):
+    def listed(user, sort):
+        filters = selectors.ContactFilters(query=query)
+        return [contact.pk for contact in selectors.contact_list(user, filters, sort)]
+
+    few = {(user.pk, sort): listed(user, sort) for user in (admin_user, rep) for sort in ("name", "-updated")}
+    # when the filter believes any match count is many (it walks the ordering index)
+    monkeypatch.setattr(search, "FEW_MATCHES", 1)
+    many = {(user.pk, sort): listed(user, sort) for user in (admin_user, rep) for sort in ("name", "-updated")}
+    # then the rows and their order are the same
+    assert few == many and all(few.values())
+
+
+def test_search_box_for_all_records_looks_at_the_newest_matches_when_there_are_many(monkeypatch, admin_user, rep,
+                                                                                   customers):
+    _account, created = customers
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 10)
+    # an administrator sees, by name, the first of the ten newest matches
+    names = [contact.full_name for contact in selectors.global_search(admin_user, "王").contacts]
+    assert names == sorted(contact.full_name for contact in created[-10:])
+    # a rep's search is not bounded that way: the first 20 of all their matches by name
+    names = [contact.full_name for contact in selectors.global_search(rep, "王").contacts]
+    assert names == sorted(contact.full_name for contact in created if contact.owner_id == rep.pk)[:20]
+    # with no more matches than candidates, the administrator's search is exact too
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 100)
+    names = [contact.full_name for contact in selectors.global_search(admin_user, "王").contacts]
+    assert names == sorted(contact.full_name for contact in created)[:20]
+
+
+def test_complete_email_addresses_match_exactly_and_partial_ones_as_a_prefix(admin_user, rep):
+    mine = services.contact_create(actor=rep, data={"full_name": "Li Lei", "email": "li@example.com"})
+    other = services.contact_create(actor=rep, data={"full_name": "Han Meimei", "email": "li@example.community"})
+    for user in (admin_user, rep):
+        found = [contact.pk for contact in selectors.global_search(user, "li@example.com").contacts]
+        assert found == [mine.pk]
+        found = {contact.pk for contact in selectors.global_search(user, "li@exam").contacts}
+        assert found == {mine.pk, other.pk}
+
+
+def test_a_lone_chinese_character_matches_only_itself(admin_user):
+    wang = services.contact_create(actor=admin_user, data={"full_name": "王芳"})
+    services.contact_create(actor=admin_user, data={"full_name": "汪洋"})
+    assert [contact.pk for contact in selectors.global_search(admin_user, "王").contacts] == [wang.pk]
+    assert search._sqlite_match(search._word_groups("王 芳")) == '"王" AND "芳"'
+    assert search._postgres_tsquery(search._word_groups("芳 fang")) == "('芳') & ('fang':*)"
+
+
+# ======================================================================================
+# Markup written in Python
+# ======================================================================================
+def test_contact_rows_show_every_cell_escaped(admin_client_for_rows):
+    client, contact = admin_client_for_rows
+    html = client.get(reverse("core:contact_list")).content.decode()
+    row = re.search(r"<tr>\s*<th scope=\"row\">.*?</tr>", html, re.S).group(0)
+    assert f'href="{reverse("core:contact_360", args=[contact.pk])}"' in row
+    assert "&lt;b&gt;Zhang&lt;/b&gt; &amp; Co" in row and "<b>" not in row
+    assert f'href="{reverse("core:account_360", args=[contact.account_id])}"' in row
+    assert '<a href="tel:+8613812345678">+86 138 1234 5678</a>' in row
+    assert '<a href="mailto:z@example.com">z@example.com</a>' in row
+    assert "<td>Loyal</td>" in row and "<td>Administrator 管理员</td>" in row
+    assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[.\d]*\+08:00">', row)
+
+
+@pytest.fixture
+def admin_client_for_rows(client, make_user):
+    admin = make_user("boss", Role.ADMIN, is_superuser=True, display_name="Administrator 管理员")
+    account = services.account_create(actor=admin, data={"name": "Acme & Sons"})
+    contact = services.contact_create(actor=admin, data={
+        "full_name": "<b>Zhang</b> & Co", "phone": "138 1234 5678", "email": "z@example.com",
+        "account_id": account.pk, "lifecycle_stage": LifecycleStage.LOYAL})
+    client.force_login(admin)
+    return client, contact
+
+
+def test_account_rows_show_every_cell(client, make_user):
+    admin = make_user("boss", Role.ADMIN, is_superuser=True)
+    account = services.account_create(actor=admin, data={
+        "name": "华强 <电子>", "industry": "telecom", "phone": "0755 8888 6666", "is_key_account": True,
+        "value_tier": "gold"})
+    client.force_login(admin)
+    html = client.get(reverse("core:account_list")).content.decode()
+    row = re.search(r"<tr>\s*<th scope=\"row\">.*?</tr>", html, re.S).group(0)
+    assert f'href="{reverse("core:account_360", args=[account.pk])}">华强 &lt;电子&gt;</a>' in row
+    assert '<span class="badge badge-alert">Key account</span>' in row
+    assert '<a href="tel:+8675588886666">+86 755 8888 6666</a>' in row
+    assert "<td>Gold (next 4%)</td>" in row and "<td>telecom</td>" in row
+
+
+def test_quick_select_renders_what_djangos_select_renders():
+    choices = [("", "Anyone"), (1, "王 <b>"), (2, "Bob & Co"), ("x", "X")]
+    for value in (None, "", "1", 2, "x"):
+        attributes = {"id": "id_owner", "aria-describedby": "owner_help", "disabled": True, "required": False}
+        expected = forms.Select(choices=choices).render("owner", value, attrs=dict(attributes))
+        rendered = QuickSelect(choices=choices).render("owner", value, attrs=dict(attributes))
+        assert re.sub(r">\s+<", "><", rendered) == re.sub(r">\s+<", "><", expected.strip())
+
+
+def test_owner_and_territory_filters_use_the_quick_select(client, admin_user, rep):
+    client.force_login(admin_user)
+    html = client.get(reverse("core:contact_list"), {"owner": rep.pk}).content.decode()
+    assert f'<option value="{rep.pk}" selected>rep</option>' in html
+    assert Contact.objects.count() == 0
