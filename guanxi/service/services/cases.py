@@ -684,8 +684,9 @@ def case_reply(*, actor: User, case_id: int, body: str, kind: str = MessageKind.
         raise Conflict(_("The case is closed; reopen it before replying."))
     now = timezone.now()
     recipient = case.requester_email or (case.contact.email if case.contact_id and case.contact else "")
-    channel = channel or (ORIGIN_CHANNEL.get(case.origin, "email") if not recipient or case.origin not in (
-        CaseOrigin.EMAIL, CaseOrigin.WEB, CaseOrigin.API) else "email")
+    # A written reply goes by email when there is an address; a reply given another way
+    # (on the phone, in the shop) is recorded with that channel.
+    channel = channel or ("email" if recipient else ORIGIN_CHANNEL.get(case.origin, "phone"))
     emailed = kind == MessageKind.REPLY and channel == "email" and bool(recipient)
     last_inbound = case.messages.filter(kind=MessageKind.CUSTOMER).exclude(message_id=None).order_by("-created_at",
                                                                                                      "-id").first()
@@ -721,6 +722,7 @@ def case_reply(*, actor: User, case_id: int, body: str, kind: str = MessageKind.
 
         job_enqueue(actor=None, kind="service.send_case_message", params={"message_id": message.pk},
                     title=f"Email reply on {case.number}", idempotency_key=f"service.send_case_message:{message.pk}")
+        message.refresh_from_db(fields=["delivery_status"])
     send_on_commit(record_changed, Case, instance=case, action="update", actor=actor)
     return message
 
