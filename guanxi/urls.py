@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("jobs/", include("guanxi.jobs.urls")),
     path("interactions/", include("guanxi.interactions.urls")),
+    path("analytics/", include("guanxi.analytics.urls")),
     path("sales/", include("guanxi.sales.urls")),
     path("marketing/", include("guanxi.marketing.urls")),
     path("service/", include("guanxi.service.urls")),

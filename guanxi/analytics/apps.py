@@ -11,7 +11,14 @@ class AnalyticsConfig(AppConfig):
     DEPENDS = ("core", "interactions", "jobs")
 
     def ready(self) -> None:
+        from guanxi import navigation
         from guanxi.analytics import tasks  # noqa: F401  (job handlers and periodic jobs)
+        from guanxi.core import record_panels
+
+        navigation.register(navigation.NavEntry("analytics", _("Analytics"), "analytics:customer_value",
+                                                "customer_score", order=70))
+        record_panels.register(record_panels.Panel("customer-value", "contact", "analytics/panels/customer_value.html",
+                                                   "guanxi.analytics.views.scores.contact_value_panel", order=30))
 
 
 def installed_domain(label: str) -> bool:

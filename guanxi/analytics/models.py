@@ -63,8 +63,8 @@ class CustomerScore(models.Model):
     # --- fields ---
     contact = models.OneToOneField(Contact, verbose_name=_("contact"), on_delete=models.CASCADE,
                                    related_name="analytics_score", help_text=_("Customer scored."))
-    recency_days = models.PositiveIntegerField(_("recency (days)"), null=True, blank=True,
-                                               help_text=_("Days from the last purchase to the scoring date."))
+    last_purchase_on = models.DateField(_("last purchase"), null=True, blank=True,
+                                        help_text=_("Day of the latest purchase; recency counts from it."))
     frequency = models.PositiveIntegerField(_("purchases"), default=0, help_text=_("Orders placed."))
     monetary = models.DecimalField(_("spend"), max_digits=16, decimal_places=2, default=0,
                                    help_text=_("Total spent, in the base currency."))

@@ -2,7 +2,8 @@
 
 - every hour (minute 7): an incremental warehouse refresh;
 - every Sunday at 02:30: a full rebuild (it also picks up edits to append-only logs and
-  exchange-rate changes, which the incremental refresh does not look for).
+  exchange-rate changes, which the incremental refresh does not look for);
+- every day at 03:30: a refresh, then RFM tiers and lifetime values.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from huey.contrib.djhuey import db_periodic_task
 from django.utils import timezone
 
 from guanxi.analytics.warehouse.schema import TABLES
+from guanxi.analytics.services import scoring as scoring_services
 from guanxi.analytics.services import warehouse as warehouse_services
 from guanxi.jobs.registry import job_handler
 
@@ -42,3 +44,30 @@ def rebuild_warehouse_weekly() -> None:
     day = timezone.localdate().isoformat()
     warehouse_services.warehouse_refresh_enqueue(actor=None, full=True,
                                                  idempotency_key=f"{warehouse_services.REFRESH_JOB}:full:{day}")
+
+
+@job_handler(scoring_services.SCORING_JOB)
+def score_customers(job, progress) -> dict:
+    kinds = [kind for kind in scoring_services.SCORING_KINDS if kind in job.params.get("kinds", [])]
+    steps = kinds + (["refresh"] if job.params.get("refresh") else [])
+    progress.set_total(len(steps))
+    outcome = {}
+    actor = job.created_by
+    if job.params.get("refresh"):
+        progress.update(0, message="warehouse")
+        warehouse_services.warehouse_refresh(actor=None)
+        progress.advance()
+    runners = {"rfm": scoring_services.rfm_scores_compute, "clv": scoring_services.lifetime_values_compute}
+    for kind in kinds:
+        progress.update(progress.job.progress, message=kind)
+        run = runners[kind](actor=actor)
+        outcome[kind] = {"status": run.status, "customers": run.customers, "changed": run.changed,
+                         "message": run.message}
+        progress.advance()
+    return outcome
+
+
+@db_periodic_task(crontab(hour="3", minute="30"))
+def score_customers_daily() -> None:
+    day = timezone.localdate().isoformat()
+    scoring_services.scoring_enqueue(actor=None, idempotency_key=f"{scoring_services.SCORING_JOB}:{day}")

@@ -105,3 +105,19 @@ def settle(days: int = 1) -> None:
                               ("sales", "Lead"), ("service", "Case")):
         if apps.is_installed(f"guanxi.{label}"):
             apps.get_model(label, model_name).objects.update(updated_at=F("updated_at") - shift)
+
+
+def orders_in_bulk(purchases: list[tuple[Contact, datetime.datetime, str]], item) -> None:
+    """Many one-line orders at once: (customer, when, amount) each."""
+    from guanxi.sales.models import Order, OrderLine
+
+    now = timezone.now()
+    placed = Order.objects.bulk_create([
+        Order(number=f"SO-B-{next(_numbers):07d}", contact=contact, currency="CNY", status="completed",
+              ordered_at=when, owner=contact.owner, subtotal=Decimal(amount), total=Decimal(amount),
+              created_at=when, updated_at=now)
+        for contact, when, amount in purchases], batch_size=1000)
+    OrderLine.objects.bulk_create([
+        OrderLine(order=order, position=1, product=item, description=item.name, quantity=Decimal("1"),
+                  unit_price=Decimal(amount), line_total=Decimal(amount))
+        for order, (_contact, _when, amount) in zip(placed, purchases, strict=True)], batch_size=1000)

@@ -48,6 +48,11 @@ def query(sql: str, params: list | tuple = ()) -> tuple[list[str], list[tuple]]:
     return store().query(sql, params)
 
 
+def query_columns(sql: str, params: list | tuple = ()) -> dict:
+    """Like ``query``, as one NumPy array per column (for the models)."""
+    return store().query_columns(sql, params)
+
+
 def refresh(*, full: bool = False, progress: ProgressCallback | None = None) -> RefreshResult:
     return _refresh(store(), full=full, progress=progress)
 

@@ -286,6 +286,13 @@ class DuckDBStore:
             names = [column[0] for column in cursor.description]
             return names, cursor.fetchall()
 
+    def query_columns(self, sql: str, params: list | tuple = ()) -> dict[str, np.ndarray]:
+        if not self.path.exists():
+            raise WarehouseNotBuilt(str(self.path))
+        with self.connect() as handle:
+            return {name: np.asarray(values) for name, values in
+                    handle.execute(sql, list(params)).fetchnumpy().items()}
+
     def info(self) -> dict[str, str]:
         if not self.exists():
             return {}
@@ -468,6 +475,11 @@ class PostgresStore:
             cursor.execute(postgres_placeholders(sql), list(params))
             names = [column.name for column in cursor.description]
             return names, cursor.fetchall()
+
+    def query_columns(self, sql: str, params: list | tuple = ()) -> dict[str, np.ndarray]:
+        names, rows = self.query(sql, params)
+        transposed = list(zip(*rows, strict=True)) if rows else [() for _name in names]
+        return {name: np.array(values, dtype=object) for name, values in zip(names, transposed, strict=True)}
 
     @contextmanager
     def search_path(self, cursor):

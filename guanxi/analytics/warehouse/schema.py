@@ -37,7 +37,7 @@ from django.apps import apps
 from django.db import connection
 
 #: Raised whenever a table's columns change: a warehouse of another version is rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Apps whose tables the warehouse reads, when they are installed.
 SOURCE_APPS = {"sales": "guanxi.sales", "service": "guanxi.service", "marketing": "guanxi.marketing"}
@@ -346,10 +346,10 @@ FACT_CAMPAIGN_RESPONSE = Table(
 
 CUSTOMER_SCORE = Table(
     name="customer_score",
-    columns=columns("customer_id BIGINT, recency_days INTEGER, frequency INTEGER, monetary DOUBLE, r INTEGER, "
+    columns=columns("customer_id BIGINT, last_purchase_on DATE, frequency INTEGER, monetary DOUBLE, r INTEGER, "
                     "f INTEGER, m INTEGER, rfm INTEGER, value_tier VARCHAR, lifetime_value DOUBLE, "
                     "expected_purchases DOUBLE, probability_alive DOUBLE, churn_risk DOUBLE, scored_at TIMESTAMP"),
-    rows="SELECT s.contact_id, s.recency_days, s.frequency, s.monetary, s.r, s.f, s.m, s.rfm, s.value_tier, "
+    rows="SELECT s.contact_id, s.last_purchase_on, s.frequency, s.monetary, s.r, s.f, s.m, s.rfm, s.value_tier, "
          "s.lifetime_value, s.expected_purchases, s.probability_alive, s.churn_risk, TIME_TEXT(s.updated_at) "
          "FROM {analytics_customerscore} s WHERE {filter}",
     unit_column="customer_id", unit_expression="s.contact_id",

@@ -1,0 +1,150 @@
+"""REST routes of the analytics domain (mounted at /analytics): the warehouse, customer
+scores, the churn model, built-in analyses, saved reports and dashboards. Each route
+parses, calls one service or selector, and serializes."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from ninja import Field, Router, Schema, Status
+
+from guanxi.analytics.selectors import scores as score_selectors
+from guanxi.analytics.selectors.warehouse import warehouse_status
+from guanxi.analytics.services import scoring as scoring_services
+from guanxi.analytics.services import warehouse as warehouse_services
+from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, InputSchema
+
+router = Router(tags=["analytics"])
+
+
+# ======================================================================================
+# Warehouse
+# ======================================================================================
+class WarehouseTableOut(Schema):
+    name: str
+    rows: int = Field(description="Rows in the table.")
+    mode: str = Field(description="How the last refresh loaded it: full, incremental or skipped (domain absent).")
+    watermark: str | None = Field(description="Highest change stamp loaded.")
+    loaded_at: datetime.datetime | None
+
+
+class WarehouseOut(Schema):
+    engine: str = Field(description="duckdb or postgresql.")
+    built: bool
+    refreshed_at: str | None = Field(description="When the last refresh finished (ISO 8601).")
+    tables: list[WarehouseTableOut]
+
+
+class RefreshIn(InputSchema):
+    full: bool = Field(False, description="Rebuild every table instead of reading only what changed.")
+
+
+class JobRef(Schema):
+    id: int
+    state: str
+    title: str
+
+
+@router.get("/warehouse", response={200: WarehouseOut, **READ_ERRORS}, summary="Warehouse state")
+def warehouse_detail(request):
+    status = warehouse_status(request.auth)
+    return {"engine": status.engine, "built": status.built, "refreshed_at": status.info.get("refreshed_at"),
+            "tables": status.tables}
+
+
+@router.post("/warehouse/refresh", response={202: JobRef, **WRITE_ERRORS}, summary="Refresh the warehouse",
+             description="Starts a background job; follow it at /jobs/{id}.")
+def warehouse_refresh(request, payload: RefreshIn):
+    job = warehouse_services.warehouse_refresh_enqueue(actor=request.auth, full=payload.full)
+    return Status(202, job)
+
+
+# ======================================================================================
+# Customer scores
+# ======================================================================================
+class TierChangeOut(Schema):
+    from_tier: str
+    to_tier: str
+    rfm_before: int | None
+    rfm_after: int | None
+    changed_at: datetime.datetime
+
+
+class ChurnReasonOut(Schema):
+    feature: str
+    label: str = ""
+    value: float | None = None
+    effect: float
+
+
+class CustomerScoresOut(Schema):
+    contact_id: int
+    last_purchase_on: datetime.date | None
+    recency_days: int | None
+    frequency: int | None
+    monetary: float | None
+    r: int | None
+    f: int | None
+    m: int | None
+    rfm: int | None
+    value_tier: str
+    lifetime_value: float | None
+    expected_purchases: float | None
+    probability_alive: float | None
+    churn_risk: float | None
+    churn_reasons: list[ChurnReasonOut]
+    tier_history: list[TierChangeOut]
+    lifetime_value_message: str = Field("", description="Why there is no lifetime value, when there is none.")
+
+
+class ScoringRunOut(Schema):
+    id: int
+    kind: str
+    status: str
+    reference_date: datetime.date | None
+    customers: int
+    changed: int
+    parameters: dict[str, Any]
+    message: str
+
+
+class ScoringIn(InputSchema):
+    reference_date: datetime.date | None = Field(None, description="The day the scores describe; default today.")
+
+
+@router.get("/customers/{contact_id}/scores", response={200: CustomerScoresOut, **READ_ERRORS},
+            summary="A customer's scores",
+            description="RFM, value tier and its history, lifetime value and churn risk with reasons.")
+def customer_scores(request, contact_id: int):
+    found = score_selectors.customer_scores(request.auth, contact_id)
+    score = found.score
+    message = ""
+    if (score is None or score.lifetime_value is None) and found.lifetime_value_run is not None \
+            and found.lifetime_value_run.status != "succeeded":
+        message = found.lifetime_value_run.message
+    return {
+        "contact_id": contact_id, "recency_days": found.recency_days,
+        **{name: getattr(score, name) if score else None for name in (
+            "last_purchase_on", "frequency", "r", "f", "m", "rfm", "expected_purchases", "probability_alive",
+            "churn_risk")},
+        "monetary": float(score.monetary) if score else None,
+        "lifetime_value": float(score.lifetime_value) if score and score.lifetime_value is not None else None,
+        "value_tier": score.value_tier if score else "",
+        "churn_reasons": score.churn_reasons if score else [],
+        "tier_history": found.tier_changes, "lifetime_value_message": message,
+    }
+
+
+@router.post("/scores/rfm", response={200: ScoringRunOut, **WRITE_ERRORS}, summary="Score RFM and value tiers",
+             description="Scores every customer from the warehouse and writes tiers back.")
+def rfm_compute(request, payload: ScoringIn):
+    return scoring_services.rfm_scores_compute(actor=request.auth, reference_date=payload.reference_date)
+
+
+@router.post("/scores/lifetime-value", response={200: ScoringRunOut, **WRITE_ERRORS},
+             summary="Compute lifetime values",
+             description="Fits BG/NBD and Gamma-Gamma and writes lifetime values back; with too little "
+                         "history the run's status and message say so and nothing is written.")
+def lifetime_value_compute(request, payload: ScoringIn):
+    return scoring_services.lifetime_values_compute(actor=request.auth, reference_date=payload.reference_date)

@@ -1,0 +1,62 @@
+"""Access-matrix checkers for the analytics objects (see ``guanxi/core/tests/access_checks.py``).
+
+- ``warehouse``: its state (view) and refreshing it (change) — all or nothing.
+- ``customer_score``: a customer's scores follow the customer: whoever may open the contact
+  may read its scores, so the record scopes are those of the contact; recomputing scores
+  (change) is all or nothing.
+"""
+
+from __future__ import annotations
+
+from guanxi.analytics.models import ScoringRun
+from guanxi.analytics.services.warehouse import warehouse_refresh
+from guanxi.core.tests.access_checks import NONE, REACH, ObjectChecker, register
+from guanxi.jobs.models import Job, JobState
+
+
+@register("warehouse")
+class WarehouseChecker(ObjectChecker):
+    path = "/api/v1/analytics/warehouse"
+
+    def check_view(self, scope: str) -> None:
+        self.require_all_or_none(scope, "the warehouse is one shared store")
+        response = self.get(self.path)
+        if scope == NONE:
+            assert response.status_code == 403, self.describe("view")
+            return
+        assert response.status_code == 200, (self.describe("view"), response.content)
+        assert response.json()["engine"] in ("duckdb", "postgresql"), self.describe("view")
+
+    def check_change(self, scope: str) -> None:
+        self.require_all_or_none(scope, "the warehouse is one shared store")
+        response = self.post(f"{self.path}/refresh", {})
+        jobs = Job.objects.filter(kind="analytics.refresh_warehouse", created_by=self.world.actor)
+        if scope == NONE:
+            assert response.status_code == 403 and not jobs.exists(), self.describe("change")
+            return
+        assert response.status_code == 202, (self.describe("change"), response.content)
+        assert jobs.get().state == JobState.SUCCEEDED, (self.describe("change"), jobs.get().error)
+
+
+@register("customer_score")
+class CustomerScoreChecker(ObjectChecker):
+    def check_view(self, scope: str) -> None:
+        for label, contact in self.world.contacts.items():
+            response = self.get(f"/api/v1/analytics/customers/{contact.pk}/scores")
+            if scope == NONE:
+                assert response.status_code == 403, self.describe("view", label)
+            else:
+                expected = 200 if label in REACH[scope] else 404
+                assert response.status_code == expected, (self.describe("view", label), response.content)
+
+    def check_change(self, scope: str) -> None:
+        self.require_all_or_none(scope, "scores are computed for the whole customer base at once")
+        self.world.contacts  # customers to score
+        warehouse_refresh(actor=None)
+        response = self.post("/api/v1/analytics/scores/rfm", {})
+        runs = ScoringRun.objects.filter(started_by=self.world.actor)
+        if scope == NONE:
+            assert response.status_code == 403 and not runs.exists(), self.describe("change")
+            return
+        assert response.status_code == 200, (self.describe("change"), response.content)
+        assert runs.get().status == "succeeded", self.describe("change")

@@ -1,0 +1,1 @@
+"""Web pages of the analytics domain, by topic; ``urls.py`` maps them."""
