@@ -12,9 +12,15 @@ from typing import Any
 from ninja import Field, ModelSchema, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
+from guanxi.core.access import can
 from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
+from guanxi.core.errors import NotFound, PermissionDenied
 from guanxi.marketing import selectors, services
-from guanxi.marketing.models import MessageTemplate, Segment, SegmentKind, TemplateChannel
+from guanxi.marketing import reports
+from guanxi.marketing.models import (
+    AbMetric, AbTest, CallListEntry, CallListStatus, Campaign, CampaignChannel, CampaignRecipient, CampaignResponse,
+    CampaignStatus, MessageTemplate, RecipientState, ResponseKind, Segment, SegmentKind, TemplateChannel,
+)
 
 router = Router(tags=["marketing"])
 
@@ -251,3 +257,314 @@ def template_test_send(request, template_id: int, payload: TestSendIn):
     return _preview_out(services.template_test_send(
         actor=request.auth, template_id=template_id, contact_id=payload.contact_id, to_email=payload.to_email,
         language=payload.language, campaign_id=payload.campaign_id))
+
+
+# ======================================================================================
+# Campaigns
+# ======================================================================================
+class NamedRef(Schema):
+    id: int
+    name: str
+
+
+class CampaignOut(ModelSchema):
+    owner: UserRef | None = Field(description="User responsible for the campaign.")
+    segment: NamedRef | None = Field(description="Target segment.")
+    template: NamedRef | None = Field(description="Message template.")
+    event: NamedRef | None = Field(description="Event the campaign promotes.")
+    material_ids: list[int] = Field(description="Materials used by the campaign.")
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "description", "channel", "status", "landing_url", "currency", "budget",
+                  "planned_cost", "actual_cost", "expected_revenue", "scheduled_at", "ends_at", "launched_at",
+                  "completed_at", "audience_count", "excluded_count", "send_job_id", "version", "created_at",
+                  "updated_at"]
+
+    @staticmethod
+    def resolve_material_ids(campaign) -> list[int]:
+        return sorted(material.pk for material in campaign.materials.all())
+
+
+class CampaignIn(InputSchema):
+    name: str | None = model_field(Campaign, "name")
+    description: str | None = model_field(Campaign, "description")
+    channel: CampaignChannel | None = Field(None, description="email, sms, phone, direct_mail, event or web.")
+    segment_id: int | None = Field(None, description="Target segment.")
+    template_id: int | None = Field(None, description="Message template: email for email and event campaigns, sms "
+                                                      "for SMS, letter for direct mail.")
+    event_id: int | None = Field(None, description="Event the campaign promotes.")
+    landing_url: str | None = model_field(Campaign, "landing_url")
+    material_ids: list[int] | None = Field(None, description="Materials used by the campaign (replaces the list).")
+    currency: str | None = model_field(Campaign, "currency")
+    budget: Decimal | None = model_field(Campaign, "budget", ge=0)
+    planned_cost: Decimal | None = model_field(Campaign, "planned_cost", ge=0)
+    actual_cost: Decimal | None = model_field(Campaign, "actual_cost", ge=0)
+    expected_revenue: Decimal | None = model_field(Campaign, "expected_revenue", ge=0)
+    scheduled_at: datetime.datetime | None = model_field(Campaign, "scheduled_at")
+    ends_at: datetime.datetime | None = model_field(Campaign, "ends_at")
+
+
+class CampaignPatch(CampaignIn):
+    version: int | None = Field(None, description="The version you read; a stale one answers 409.")
+
+
+class CostIn(InputSchema):
+    amount: Decimal = Field(gt=0, description="Money spent, in the campaign's currency.")
+    note: str = Field("", max_length=200, description="What it was for.")
+
+
+class RecipientOut(ModelSchema):
+    contact: ContactRef
+
+    class Meta:
+        model = CampaignRecipient
+        fields = ["id", "address", "language", "variant", "state", "attempts", "next_attempt_at", "last_error",
+                  "message_id", "handed_off_at", "sent_at", "opened_at", "clicked_at"]
+
+
+class ResponseOut(ModelSchema):
+    contact: ContactRef | None
+
+    class Meta:
+        model = CampaignResponse
+        fields = ["id", "kind", "detail", "occurred_at", "interaction"]
+
+
+class ResponseIn(InputSchema):
+    contact_id: int = Field(description="Who responded.")
+    kind: ResponseKind = Field(description="What they did, e.g. replied or called.")
+    detail: str = Field("", max_length=500, description="Notes, link, page.")
+    occurred_at: datetime.datetime | None = Field(None, description="When; default now.")
+
+
+class RoiOut(Schema):
+    id: int
+    name: str
+    channel: str
+    status: str
+    currency: str
+    budget: Decimal
+    cost: Decimal = Field(description="Actual cost, or the planned cost while nothing is booked.")
+    cost_is_planned: bool
+    reached: int = Field(description="Messages sent (or people put on the call list).")
+    responders: int = Field(description="People who responded (opened, clicked, replied, registered…).")
+    opened: int
+    clicked: int
+    registered: int
+    unsubscribed: int
+    leads: int = Field(description="Sales leads whose source is the campaign.")
+    opportunities: int = Field(description="Opportunities whose source is the campaign.")
+    won: int = Field(description="Of those, won.")
+    won_revenue: Decimal = Field(description="Amount of the won opportunities, in the base currency.")
+    response_rate: float | None
+    cost_per_response: Decimal | None
+    cost_per_lead: Decimal | None
+    roi: float | None = Field(description="(won revenue − cost) / cost.")
+
+
+class CallListEntryOut(ModelSchema):
+    contact: ContactRef
+
+    class Meta:
+        model = CallListEntry
+        fields = ["id", "phone", "priority", "status", "attempts", "disposition", "callback_at", "created_at"]
+
+
+class CallListEntryPatch(InputSchema):
+    status: CallListStatus = Field(description="done, callback or removed.")
+    disposition: str = Field("", max_length=120, description="Result of the call.")
+    callback_at: datetime.datetime | None = Field(None, description="When to call back.")
+
+
+class AbTestIn(InputSchema):
+    metric: AbMetric | None = Field(None, description="open or click: the rate that decides.")
+    sample_percent: int | None = Field(None, ge=2, le=100, description="Share of the audience in the test.")
+    subject_b: str | None = model_field(AbTest, "subject_b")
+    template_b_id: int | None = Field(None, description="Alternative content.")
+    decide_after_hours: int | None = Field(None, ge=0, description="Hours the sample has to respond.")
+
+
+class AbTestOut(ModelSchema):
+    class Meta:
+        model = AbTest
+        fields = ["id", "metric", "sample_percent", "subject_b", "template_b", "decide_after_hours", "state",
+                  "winner", "results", "decided_at"]
+
+
+class StateCountsOut(Schema):
+    recipients: dict[str, int] = Field(description="Recipients by state.")
+    responses: dict[str, int] = Field(description="People by kind of response.")
+
+
+def _campaign(request, campaign_id: int) -> Campaign:
+    return selectors.access_campaign_by_id(request.auth, campaign_id)
+
+
+@router.get("/campaigns", response={200: list[CampaignOut], **READ_ERRORS}, summary="List campaigns")
+@paginate(ApiListPagination)
+def campaign_list(request, q: str = "", status: CampaignStatus | None = None, channel: CampaignChannel | None = None):
+    return selectors.campaign_list(request.auth, query=q.strip(), status=status or "", channel=channel or "") \
+        .prefetch_related("materials")
+
+
+@router.post("/campaigns", response={201: CampaignOut, **WRITE_ERRORS}, summary="Create a campaign")
+def campaign_create(request, payload: CampaignIn):
+    return Status(201, services.campaign_create(actor=request.auth, data=payload.dict(exclude_unset=True)))
+
+
+@router.get("/campaigns/roi", response={200: list[RoiOut], **READ_ERRORS}, summary="ROI of campaigns",
+            description="Cost, reach, responses, leads, opportunities and won revenue per campaign, computed with "
+                        "SQL aggregates.")
+def campaign_roi_report(request, status: CampaignStatus | None = None, channel: CampaignChannel | None = None):
+    rows = reports.roi_report(selectors.campaign_list(request.auth, status=status or "", channel=channel or ""))
+    return [{**row, "id": row["campaign"].pk, "name": row["campaign"].name, "channel": row["campaign"].channel,
+             "status": row["campaign"].status} for row in rows]
+
+
+@router.get("/campaigns/{campaign_id}", response={200: CampaignOut, **READ_ERRORS}, summary="Read a campaign")
+def campaign_detail(request, campaign_id: int):
+    return _campaign(request, campaign_id)
+
+
+@router.patch("/campaigns/{campaign_id}", response={200: CampaignOut, **WRITE_ERRORS}, summary="Change a campaign",
+              description="Channel, segment and template are fixed once launched.")
+def campaign_update(request, campaign_id: int, payload: CampaignPatch):
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    return services.campaign_update(actor=request.auth, campaign_id=campaign_id, data=data, expected_version=version)
+
+
+@router.delete("/campaigns/{campaign_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a campaign",
+               description="Only drafts, or cancelled campaigns that sent nothing.")
+def campaign_delete(request, campaign_id: int):
+    services.campaign_delete(actor=request.auth, campaign_id=campaign_id)
+    return Status(204, None)
+
+
+@router.post("/campaigns/{campaign_id}/launch", response={200: CampaignOut, **WRITE_ERRORS},
+             summary="Launch a campaign",
+             description="Checks the template (every branch, unknown fields named) and the segment's rules, freezes "
+                         "the reachable audience and starts sending as a background job — now or at `scheduled_at`. "
+                         "Any problem answers 422 and nothing is sent.")
+def campaign_launch(request, campaign_id: int):
+    return services.campaign_launch(actor=request.auth, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response={200: CampaignOut, **WRITE_ERRORS},
+             summary="Cancel a campaign", description="Messages not yet handed to the server are never sent.")
+def campaign_cancel(request, campaign_id: int):
+    return services.campaign_cancel(actor=request.auth, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/complete", response={200: CampaignOut, **WRITE_ERRORS},
+             summary="Complete a running campaign")
+def campaign_complete(request, campaign_id: int):
+    return services.campaign_complete(actor=request.auth, campaign_id=campaign_id)
+
+
+@router.post("/campaigns/{campaign_id}/costs", response={200: CampaignOut, **WRITE_ERRORS},
+             summary="Book a cost", description="Adds to the actual cost.")
+def campaign_add_cost(request, campaign_id: int, payload: CostIn):
+    return services.campaign_add_cost(actor=request.auth, campaign_id=campaign_id, amount=payload.amount,
+                                      note=payload.note)
+
+
+@router.get("/campaigns/{campaign_id}/states", response={200: StateCountsOut, **READ_ERRORS},
+            summary="Recipients by state and responses by kind")
+def campaign_states(request, campaign_id: int):
+    campaign = _campaign(request, campaign_id)
+    return {"recipients": selectors.recipient_state_counts(campaign),
+            "responses": selectors.response_counts(campaign)}
+
+
+@router.get("/campaigns/{campaign_id}/roi", response={200: RoiOut, **READ_ERRORS}, summary="ROI of one campaign")
+def campaign_roi(request, campaign_id: int):
+    campaign = _campaign(request, campaign_id)
+    return {**reports.roi_figures(campaign), "id": campaign.pk, "name": campaign.name, "channel": campaign.channel,
+            "status": campaign.status}
+
+
+@router.get("/campaigns/{campaign_id}/recipients", response={200: list[RecipientOut], **READ_ERRORS},
+            summary="Recipients and what became of each",
+            description="Filter by state, e.g. `failed` (with the server's answer) or `unconfirmed` (interrupted "
+                        "during hand-off and, by the at-most-once rule, not resent).")
+@paginate(ApiListPagination)
+def campaign_recipients(request, campaign_id: int, state: RecipientState | None = None):
+    return selectors.campaign_recipients(request.auth, campaign_id, state=state or "")
+
+
+@router.get("/campaigns/{campaign_id}/responses", response={200: list[ResponseOut], **READ_ERRORS},
+            summary="Responses to a campaign")
+@paginate(ApiListPagination)
+def campaign_responses(request, campaign_id: int, kind: ResponseKind | None = None):
+    return selectors.campaign_responses(request.auth, campaign_id, kind=kind or "")
+
+
+@router.post("/campaigns/{campaign_id}/responses", response={201: ResponseOut, **WRITE_ERRORS},
+             summary="Record a response", description="E.g. a reply or a call; recorded once per person and kind, "
+                                                      "and put on the contact's timeline.")
+def campaign_response_create(request, campaign_id: int, payload: ResponseIn):
+    return Status(201, services.campaign_response_record(
+        actor=request.auth, campaign_id=campaign_id, contact_id=payload.contact_id, kind=payload.kind,
+        detail=payload.detail, occurred_at=payload.occurred_at))
+
+
+@router.get("/campaigns/{campaign_id}/call-list", response={200: list[CallListEntryOut], **READ_ERRORS},
+            summary="Call list of a phone campaign", description="Best customers first.")
+@paginate(ApiListPagination)
+def campaign_call_list(request, campaign_id: int, status: CallListStatus | None = None):
+    return selectors.campaign_call_list(request.auth, campaign_id, status=status or "")
+
+
+@router.patch("/campaigns/{campaign_id}/call-list/{entry_id}", response={200: CallListEntryOut, **WRITE_ERRORS},
+              summary="Report a call")
+def campaign_call_list_update(request, campaign_id: int, entry_id: int, payload: CallListEntryPatch):
+    return services.call_list_entry_update(actor=request.auth, campaign_id=campaign_id, entry_id=entry_id,
+                                           status=payload.status, disposition=payload.disposition,
+                                           callback_at=payload.callback_at)
+
+
+@router.put("/campaigns/{campaign_id}/ab-test", response={200: AbTestOut, **WRITE_ERRORS},
+            summary="Set up the A/B test of a draft email campaign")
+def campaign_ab_test_set(request, campaign_id: int, payload: AbTestIn):
+    return services.ab_test_set(actor=request.auth, campaign_id=campaign_id, data=payload.dict(exclude_unset=True))
+
+
+@router.get("/campaigns/{campaign_id}/ab-test", response={200: AbTestOut, **READ_ERRORS}, summary="Read the A/B test")
+def campaign_ab_test(request, campaign_id: int):
+    test = selectors.campaign_ab_test(_campaign(request, campaign_id))
+    if test is None:
+        raise NotFound("ab test")
+    return test
+
+
+@router.post("/campaigns/{campaign_id}/ab-test/decide", response={200: AbTestOut, **WRITE_ERRORS},
+             summary="Choose the A/B winner now", description="Normally done by a job when the test's time is up.")
+def campaign_ab_test_decide(request, campaign_id: int):
+    return services.ab_test_decide(actor=request.auth, campaign_id=campaign_id)
+
+
+# ======================================================================================
+# Bounces
+# ======================================================================================
+class BounceIn(InputSchema):
+    raw_message: str = Field(description="The whole delivery status notification as received (RFC 3464).")
+
+
+class BounceOut(Schema):
+    email: str
+    status: str
+    action: str
+    diagnostic: str
+    is_permanent: bool
+    recipient_id: int | None
+
+
+@router.post("/bounces", response={200: list[BounceOut], **WRITE_ERRORS}, summary="Process a bounce",
+             description="A permanent failure (5.x.x) or the third temporary one suppresses the address; the "
+                         "campaign recipient is marked bounced.")
+def bounce_process(request, payload: BounceIn):
+    if not can(request.auth, selectors.CAMPAIGN, "change"):
+        raise PermissionDenied("may not process bounces")
+    return services.bounce_process(raw_message=payload.raw_message.encode("utf-8"))

@@ -13,10 +13,15 @@ class MarketingConfig(AppConfig):
     def ready(self) -> None:
         from guanxi import navigation
         from guanxi.marketing import segment_rules
+        from guanxi.marketing import tasks  # noqa: F401  (registers the job handlers)
 
         navigation.register(navigation.NavEntry("marketing", _("Marketing"), "marketing:home", "campaign", 50))
         if sales_installed():
+            from guanxi.marketing.lead_scoring import record_engagement
+            from guanxi.marketing.signals import marketing_engagement
+
             segment_rules.register_sales_predicates()
+            marketing_engagement.connect(record_engagement, dispatch_uid="guanxi.marketing.lead_scoring")
 
 
 def sales_installed() -> bool:

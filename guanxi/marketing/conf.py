@@ -10,6 +10,7 @@ about marketing.
 ``GUANXI_MARKETING_SMTP_CONNECTIONS`` SMTP connections a bulk send uses side by side.
 ``GUANXI_MARKETING_BATCH``           Recipients claimed (written ``handed_off``) per commit.
 ``GUANXI_MARKETING_RETRY_DELAYS``    Seconds before retrying a temporary SMTP failure, by attempt.
+``GUANXI_MARKETING_LEASE_SECONDS``  A sending run silent this long is presumed dead and taken over.
 ``GUANXI_SMS_GATEWAY``               ``simulator`` (default) or ``twilio``.
 ``GUANXI_TWILIO_ACCOUNT_SID`` / ``GUANXI_TWILIO_AUTH_TOKEN`` / ``GUANXI_TWILIO_FROM`` / ``GUANXI_TWILIO_API_BASE``
 ==================================== =========================================================
@@ -52,6 +53,10 @@ def batch_size() -> int:
 
 def retry_delays() -> tuple[int, ...]:
     return tuple(int(part) for part in _setting("GUANXI_MARKETING_RETRY_DELAYS", "60,300,1800").split(",") if part)
+
+
+def lease_seconds() -> float:
+    return max(1.0, float(_setting("GUANXI_MARKETING_LEASE_SECONDS", "60")))
 
 
 def sms_gateway() -> str:

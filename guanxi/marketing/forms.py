@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.forms import ServiceForm, model_field
-from guanxi.marketing.models import MessageTemplate, Segment, SegmentKind
+from guanxi.marketing.models import AbTest, Campaign, MessageTemplate, Segment, SegmentKind
 
 _RULE_POSITION = re.compile(r"^rules((?:\.\d+)*)$")
 
@@ -106,3 +106,68 @@ class PreviewForm(forms.Form):
 
 class TestSendForm(PreviewForm):
     to_email = forms.EmailField(label=gettext_lazy("Send the test to"))
+
+
+class CampaignForm(ServiceForm):
+    name = model_field(Campaign, "name")
+    channel = model_field(Campaign, "channel")
+    description = model_field(Campaign, "description", widget=forms.Textarea(attrs={"rows": 3}))
+    segment_id = forms.TypedChoiceField(label=gettext_lazy("Target segment"), required=False, coerce=int,
+                                        empty_value=None)
+    template_id = forms.TypedChoiceField(label=gettext_lazy("Message template"), required=False, coerce=int,
+                                         empty_value=None)
+    event_id = forms.TypedChoiceField(label=gettext_lazy("Event"), required=False, coerce=int, empty_value=None)
+    landing_url = model_field(Campaign, "landing_url", assume_scheme="https")
+    currency = model_field(Campaign, "currency")
+    budget = model_field(Campaign, "budget")
+    planned_cost = model_field(Campaign, "planned_cost")
+    actual_cost = model_field(Campaign, "actual_cost")
+    expected_revenue = model_field(Campaign, "expected_revenue")
+    scheduled_at = forms.DateTimeField(label=gettext_lazy("Scheduled for"), required=False,
+                                       widget=forms.DateTimeInput(attrs={"type": "datetime-local"},
+                                                                  format="%Y-%m-%dT%H:%M"),
+                                       help_text=gettext_lazy("Empty: sending starts at the launch."))
+    ends_at = forms.DateTimeField(label=gettext_lazy("Ends at"), required=False,
+                                  widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+    material_ids = forms.TypedMultipleChoiceField(label=gettext_lazy("Materials"), required=False, coerce=int)
+
+    sections = (
+        (gettext_lazy("Campaign"), ("name", "channel", "description")),
+        (gettext_lazy("Audience and message"), ("segment_id", "template_id", "event_id", "landing_url",
+                                                "material_ids")),
+        (gettext_lazy("Money"), ("currency", "budget", "planned_cost", "actual_cost", "expected_revenue")),
+        (gettext_lazy("Schedule"), ("scheduled_at", "ends_at")),
+    )
+
+    def __init__(self, *args, segments=(), templates=(), events=(), materials=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        none = [("", "—")]
+        self.fields["segment_id"].choices = none + [(item.pk, item.name) for item in segments]
+        self.fields["template_id"].choices = none + [(item.pk, f"{item.name} ({item.get_channel_display()})")
+                                                     for item in templates]
+        self.fields["event_id"].choices = none + [(item.pk, item.name) for item in events]
+        self.fields["material_ids"].choices = [(item.pk, item.title) for item in materials]
+
+    def to_service_data(self) -> dict:
+        return dict(self.cleaned_data)
+
+
+class CostForm(forms.Form):
+    amount = forms.DecimalField(label=gettext_lazy("Amount"), min_value=0.01, max_digits=14, decimal_places=2)
+    note = forms.CharField(label=gettext_lazy("What for"), max_length=200, required=False)
+
+
+class AbTestForm(ServiceForm):
+    metric = model_field(AbTest, "metric")
+    sample_percent = model_field(AbTest, "sample_percent")
+    subject_b = model_field(AbTest, "subject_b")
+    template_b_id = forms.TypedChoiceField(label=gettext_lazy("Template B"), required=False, coerce=int,
+                                           empty_value=None)
+    decide_after_hours = model_field(AbTest, "decide_after_hours")
+
+    def __init__(self, *args, templates=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template_b_id"].choices = [("", "—")] + [(item.pk, item.name) for item in templates]
+
+    def to_service_data(self) -> dict:
+        return dict(self.cleaned_data)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from guanxi.marketing.views import home, segments, templates
+from guanxi.marketing.views import campaigns, home, public, segments, templates
 
 app_name = "marketing"
 urlpatterns = [
@@ -18,4 +18,14 @@ urlpatterns = [
     path("templates/<int:template_id>/edit/", templates.template_edit, name="template_edit"),
     path("templates/<int:template_id>/test-send/", templates.template_test_send, name="template_test_send"),
     path("templates/<int:template_id>/delete/", templates.template_delete, name="template_delete"),
+    path("campaigns/", campaigns.campaign_list, name="campaign_list"),
+    path("campaigns/new/", campaigns.campaign_create, name="campaign_create"),
+    path("campaigns/roi/", campaigns.roi_report, name="roi_report"),
+    path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:campaign_id>/edit/", campaigns.campaign_edit, name="campaign_edit"),
+    path("campaigns/<int:campaign_id>/<str:action>/", campaigns.campaign_action, name="campaign_action"),
+    # public: recipients follow these without signing in
+    path("t/o/<str:token>.gif", public.track_open, name="track_open"),
+    path("t/c/<str:token>/", public.track_click, name="track_click"),
+    path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
 ]

@@ -12,3 +12,11 @@ from guanxi.marketing.services.templates import (  # noqa: F401
     message_template_create, message_template_delete, message_template_update, preview_context,
     template_preview, template_test_send,
 )
+from guanxi.marketing.services.ab_tests import ab_test_decide, ab_test_remove, ab_test_set  # noqa: F401
+from guanxi.marketing.services.campaigns import (  # noqa: F401
+    call_list_entry_update, campaign_add_cost, campaign_cancel, campaign_complete, campaign_create, campaign_delete,
+    campaign_launch, campaign_update, campaign_validate,
+)
+from guanxi.marketing.services.responses import (  # noqa: F401
+    bounce_process, campaign_response_record, contact_unsubscribe, suppression_remove, track_click, track_open,
+)

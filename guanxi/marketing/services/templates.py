@@ -14,7 +14,7 @@ from guanxi.core import selectors as core_selectors
 from guanxi.core.audit import audit_record, diff
 from guanxi.core.errors import Conflict
 from guanxi.core.models import AuditAction, User
-from guanxi.marketing import conf, mail_merge, selectors, tracking
+from guanxi.marketing import conf, mail_merge, selectors
 from guanxi.marketing.models import MessageTemplate, TemplateChannel
 from guanxi.marketing.services.common import check_version, full_clean_errors, raise_if, require_create, snapshot
 
@@ -86,17 +86,10 @@ def message_template_delete(*, actor: User, template_id: int) -> None:
 
 def preview_context(contact_id: int, *, campaign=None, event=None) -> dict:
     """The merge context of one contact, with the campaign's and event's fields when given."""
-    extra = {"sender": {"name": conf.from_name(), "email": conf.from_email()},
+    from guanxi.marketing.sending import campaign_merge_fields
+
+    extra = {**campaign_merge_fields(campaign, event),
              "unsubscribe_url": f"{conf.public_url()}/marketing/u/preview/"}
-    if campaign is not None:
-        extra["campaign"] = {"name": campaign.name, "description": campaign.description,
-                             "landing_url": campaign.landing_url}
-        extra["view_url"] = campaign.landing_url
-        event = event or campaign.event
-    if event is not None:
-        extra["event"] = {"name": event.name, "description": event.description, "starts_at": event.starts_at,
-                          "ends_at": event.ends_at or "", "venue": event.venue, "address": event.address,
-                          "registration_url": tracking.event_registration_url(event, campaign)}
     return mail_merge.contexts_for([contact_id], extra)[contact_id]
 
 

@@ -115,5 +115,17 @@ class MessageTemplateChecker(OwnedMarketingChecker):
         return {"name": "Matrix new", "channel": "email", "subject_en": "Hi", "body_en": "<p>Hello</p>"}
 
 
+@register("campaign")
+class CampaignChecker(OwnedMarketingChecker):
+    path = "/api/v1/marketing/campaigns"
+    model = models.Campaign
+
+    def make(self, label, owner):
+        return models.Campaign.objects.create(name=f"Matrix {label}", owner=owner)
+
+    def create_body(self):
+        return {"name": "Matrix new", "channel": "email", "budget": "1000.00"}
+
+
 def in_a_week() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(days=7)
