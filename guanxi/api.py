@@ -124,6 +124,7 @@ def _unauthorized(request, exc):
 
 def _register_routers() -> None:
     from guanxi.analytics.api import router as analytics_router
+    from guanxi.contactcenter.api import router as contactcenter_router
     from guanxi.core.api import router as core_router
     from guanxi.interactions.api import router as interactions_router
     from guanxi.interactions.api import timeline_router
@@ -133,6 +134,7 @@ def _register_routers() -> None:
     from guanxi.service.api import router as service_router
 
     api.add_router("/", core_router)
+    api.add_router("/contact-center", contactcenter_router)
     api.add_router("/analytics", analytics_router)
     # /contacts/{id}/timeline and /accounts/{id}/timeline: served by the interactions domain,
     # which core may not import (STYLE: dependencies point towards core).

@@ -329,7 +329,7 @@ def customer_card(viewer: User, call: Call) -> dict:
         "value_tier": tier,
         "value_tier_label": _tier_label(tier),
         "lifecycle_stage": str(contact.get_lifecycle_stage_display()),
-        "url": f"/contacts/{contact.pk}/360/",
+        "url": _contact_url(contact.pk),
         "interactions": sum(row["count"] for row in summary["by_channel"]),
         "last_contact_at": summary["last_at"].isoformat() if summary["last_at"] else None,
         "recent": recent,
@@ -337,10 +337,16 @@ def customer_card(viewer: User, call: Call) -> dict:
     }
 
 
-def _create_contact_url(call: Call) -> str:
-    from urllib.parse import urlencode
+def _contact_url(contact_id: int) -> str:
+    from django.urls import reverse
 
-    return "/contacts/new/?" + urlencode({"phone": call.ani_e164 or call.ani, "from_call": call.pk})
+    return reverse("core:contact_360", args=[contact_id])
+
+
+def _create_contact_url(call: Call) -> str:
+    from django.urls import reverse
+
+    return reverse("contactcenter:call_new_contact", args=[call.pk])
 
 
 IVR_LABELS = {
@@ -366,9 +372,11 @@ def ivr_display(ivr_data: dict) -> list[dict]:
 
 def screen_pop(viewer: User, call: Call) -> dict:
     """The payload pushed to an agent's desktop when a call reaches them."""
+    from guanxi.contactcenter.routing import routing_service
+
     waited = None
     if call.queued_at:
-        end = call.answered_at or timezone.now()
+        end = call.answered_at or routing_service().now()
         waited = max(0.0, (end - call.queued_at).total_seconds())
     return {
         "call_id": call.pk,

@@ -889,11 +889,32 @@ def _after_ivr_step(call: Call, stored: StoredIvrSession, session: IvrSession, a
             return step
         step.enqueue = call_enqueue(call=call, queue=queue, priority=result.priority, data=dict(result.data),
                                     reason=result.reason)
+        announcement = queue_announcement(step.enqueue, session.state.get("language") or "zh-hans")
+        if announcement is not None:
+            step.actions = [*step.actions[:-1], announcement, step.actions[-1]]
+            stored.transcript = [*stored.transcript, {"say": announcement.text, "language": announcement.language}]
+            stored.save(update_fields=["transcript"])
     elif isinstance(result, Transfer):
         _end_call(call, CallEndReason.TRANSFERRED_OUT, _now(), note=f"IVR transfer to {result.number}")
     elif isinstance(result, Hangup):
         _end_call(call, CallEndReason.SELF_SERVICE, _now())
     return step
+
+
+def queue_announcement(result: EnqueueResult | None, language: str) -> Say | None:
+    """app_queue's position and hold-time announcement, in the caller's language."""
+    from django.utils import translation
+
+    if result is None or not result.accepted or not result.position:
+        return None
+    minutes = max(1, round((result.estimated_wait or 0) / 60))
+    with translation.override(language):
+        if result.estimated_wait:
+            text = _("You are number %(position)d in line. The estimated wait is %(minutes)d minutes.") % {
+                "position": result.position, "minutes": minutes}
+        else:
+            text = _("You are number %(position)d in line.") % {"position": result.position}
+    return Say(text=text, language=language)
 
 
 def _identify_by_account_number(call: Call) -> None:
@@ -1473,8 +1494,9 @@ def _record_interaction(call: Call) -> None:
 class CallReport:
     """One call event from a telephony adapter, in the adapter-neutral vocabulary.
 
-    ``kind``: offered, queued, ringing, answered, held, unheld, transferred, conferenced,
-    ended, abandoned, agent_disconnected. ``call_ref`` is the adapter's call ID,
+    ``kind``: offered, data (values captured by the telephony system's own IVR, in
+    ``detail``), queued, ringing, answered, held, unheld, transferred, conferenced, ended,
+    abandoned, agent_disconnected. ``call_ref`` is the adapter's call ID,
     ``event_id`` its ID of this event (repeats are duplicates), ``agent_ref`` an agent's
     extension or interface, ``target`` a transfer target (a queue code or a number).
     """
@@ -1491,10 +1513,11 @@ class CallReport:
     detail: dict = field(default_factory=dict)
 
 
-REPORT_KINDS = ("offered", "queued", "ringing", "answered", "held", "unheld", "transferred", "conferenced", "ended",
-                "abandoned", "agent_disconnected")
+REPORT_KINDS = ("offered", "data", "queued", "ringing", "answered", "held", "unheld", "transferred", "conferenced",
+                "ended", "abandoned", "agent_disconnected")
 # From which call states each report applies; anything else is out of order.
 _APPLIES_FROM = {
+    "data": LIVE_CALL_STATES,
     "queued": (CallState.IVR, CallState.QUEUED),
     "ringing": (CallState.IVR, CallState.QUEUED, CallState.RINGING),
     "answered": (CallState.IVR, CallState.QUEUED, CallState.RINGING),
@@ -1540,6 +1563,11 @@ def _log_cti(adapter: str, report: CallReport, outcome: str, reason: str = "", c
 
 
 def cti_event_apply(*, adapter: str, report: CallReport, routes_calls: bool = False) -> CtiEventLog:
+    return cti_event_apply_with_step(adapter=adapter, report=report, routes_calls=routes_calls)[0]
+
+
+def cti_event_apply_with_step(*, adapter: str, report: CallReport,
+                              routes_calls: bool = False) -> tuple[CtiEventLog, IvrStep | None]:
     """Apply one telephony event to its call; every event ends up in ``CtiEventLog``.
 
     Duplicates (same event ID, or a state the call is already in) are logged and ignored;
@@ -1551,25 +1579,26 @@ def cti_event_apply(*, adapter: str, report: CallReport, routes_calls: bool = Fa
     """
     if report.kind not in REPORT_KINDS:
         with transaction.atomic():
-            return _log_cti(adapter, report, CtiOutcome.REJECTED, f"unknown event kind {report.kind!r}")
+            return _log_cti(adapter, report, CtiOutcome.REJECTED, f"unknown event kind {report.kind!r}"), None
     if report.event_id and CtiEventLog.objects.filter(adapter=adapter, event_id=report.event_id).exclude(
             outcome=CtiOutcome.DUPLICATE).exists():
         with transaction.atomic():
-            return _log_cti(adapter, report, CtiOutcome.DUPLICATE, "event already received")
+            return _log_cti(adapter, report, CtiOutcome.DUPLICATE, "event already received"), None
     try:
         with transaction.atomic():
             return _apply_report(adapter, report, routes_calls)
     except (Conflict, ValidationError, RoutingError) as error:
         with transaction.atomic():
             call = Call.objects.filter(adapter=adapter, external_id=report.call_ref).first()
-            return _log_cti(adapter, report, CtiOutcome.REJECTED, f"{type(error).__name__}: {error}", call)
+            return _log_cti(adapter, report, CtiOutcome.REJECTED, f"{type(error).__name__}: {error}", call), None
     except IntegrityError:
         # The same event delivered twice at the same moment: the first one won.
         with transaction.atomic():
-            return _log_cti(adapter, report, CtiOutcome.DUPLICATE, "event already received (concurrent delivery)")
+            return (_log_cti(adapter, report, CtiOutcome.DUPLICATE, "event already received (concurrent delivery)"),
+                    None)
 
 
-def _apply_report(adapter: str, report: CallReport, routes_calls: bool) -> CtiEventLog:
+def _apply_report(adapter: str, report: CallReport, routes_calls: bool) -> tuple[CtiEventLog, IvrStep | None]:
     routing_service().ensure_built()
     at = report.at or _now()
     call = Call.objects.select_for_update().select_related("queue", "contact", "account").filter(
@@ -1577,28 +1606,41 @@ def _apply_report(adapter: str, report: CallReport, routes_calls: bool) -> CtiEv
     outcome = CtiOutcome.APPLIED
     if report.kind == "offered":
         if call is not None:
-            return _log_cti(adapter, report, CtiOutcome.DUPLICATE, "call already known", call)
+            return _log_cti(adapter, report, CtiOutcome.DUPLICATE, "call already known", call), None
         call = call_arrive(adapter=adapter, external_id=report.call_ref, ani=report.ani, dnis=report.dnis,
                            routed_by_engine=routes_calls, at=at)
         log = _log_cti(adapter, report, outcome, "", call)
-        if routes_calls:
-            call_route_from_number(call)
-        return log
+        step = call_route_from_number(call) if routes_calls else None
+        return log, step
     if call is None:
         if report.kind not in _RECOVERABLE or not (report.ani or report.queue or report.agent_ref):
-            return _log_cti(adapter, report, CtiOutcome.REJECTED, "unknown call")
+            return _log_cti(adapter, report, CtiOutcome.REJECTED, "unknown call"), None
         call = call_arrive(adapter=adapter, external_id=report.call_ref, ani=report.ani, dnis=report.dnis,
                            routed_by_engine=routes_calls and report.kind == "queued", at=at)
         _call_event(call, CallEventKind.ARRIVED, at=at, recovered_from=report.kind)
         outcome = CtiOutcome.RECOVERED
     if call.state in _ALREADY.get(report.kind, ()):
-        return _log_cti(adapter, report, CtiOutcome.DUPLICATE, f"call already {call.state}", call)
+        return _log_cti(adapter, report, CtiOutcome.DUPLICATE, f"call already {call.state}", call), None
     if call.state not in _APPLIES_FROM[report.kind]:
         return _log_cti(adapter, report, CtiOutcome.REJECTED,
-                        f"out of order: {report.kind} while the call is {call.state}", call)
+                        f"out of order: {report.kind} while the call is {call.state}", call), None
     handler = _REPORT_HANDLERS[report.kind]
     reason = handler(call, report, at) or ""
-    return _log_cti(adapter, report, outcome, reason, call)
+    return _log_cti(adapter, report, outcome, reason, call), None
+
+
+def _on_data(call: Call, report: CallReport, at) -> str:
+    values = {str(key): str(value)[:200] for key, value in report.detail.items()}
+    if "priority" in values:
+        try:
+            call.priority = int(values.pop("priority"))
+        except ValueError:
+            raise ValidationError({"priority": [f"not a whole number: {values.get('priority')!r}"]}) from None
+    call.ivr_data = {**(call.ivr_data or {}), **values}
+    call.save(update_fields=["ivr_data", "priority"])
+    _identify_by_account_number(call)
+    call.save(update_fields=["contact", "account"])
+    return ""
 
 
 def _on_queued(call: Call, report: CallReport, at) -> str:
@@ -1607,7 +1649,11 @@ def _on_queued(call: Call, report: CallReport, at) -> str:
         queue = selectors.queue_for_number(call.dnis)
     if queue is None:
         raise ValidationError({"queue": [f"unknown queue {report.queue!r}"]})
-    call_enqueue(call=call, queue=queue, priority=int(report.detail.get("priority") or 0))
+    try:
+        priority = int(report.detail.get("priority") or 0)
+    except (TypeError, ValueError):
+        priority = 0
+    call_enqueue(call=call, queue=queue, priority=max(priority, call.priority))
     return ""
 
 
@@ -1737,6 +1783,7 @@ def _on_agent_disconnected(call: Call, report: CallReport, at) -> str:
 
 
 _REPORT_HANDLERS = {
+    "data": _on_data,
     "queued": _on_queued,
     "ringing": _on_ringing,
     "answered": _on_answered,
@@ -1762,3 +1809,58 @@ def calls_close_stale_ivr(*, minutes: int = 30) -> int:
             if call.state == CallState.IVR:
                 _end_call(call, CallEndReason.ABANDONED, _now(), note=f"no IVR step for {minutes} minutes")
     return len(stale)
+
+
+# ======================================================================================
+# The built-in phone simulator (a telephony adapter that runs in the browser)
+# ======================================================================================
+SIMULATOR = "simulator"
+
+
+def simulator_call_start(*, actor: User, ani: str, dnis: str) -> tuple[Call, IvrStep | None]:
+    """A simulated customer dials ``dnis`` from ``ani``; Guanxi routes the call."""
+    import uuid
+
+    _require(actor, "call", "create")
+    errors = {}
+    if not (ani or "").strip():
+        errors["ani"] = [_("Enter the caller's number.")]
+    if not _DIALLED_NUMBER.match((dnis or "").replace(" ", "").replace("-", "")):
+        errors["dnis"] = [_("Enter the number dialled, digits only.")]
+    if errors:
+        raise ValidationError(errors)
+    log, step = cti_event_apply_with_step(
+        adapter=SIMULATOR, routes_calls=True,
+        report=CallReport(kind="offered", call_ref=f"sim-{uuid.uuid4().hex[:12]}", ani=ani.strip(),
+                          dnis=dnis.replace(" ", "").replace("-", ""), event_id=f"sim-offer-{uuid.uuid4().hex}"))
+    if log.call_id is None:
+        raise Conflict(log.reason)
+    return Call.objects.get(pk=log.call_id), step
+
+
+def simulator_keys(*, actor: User, call_id: int, digits: str = "", no_input: bool = False) -> IvrStep:
+    _require(actor, "call", "create")
+    call = Call.objects.filter(pk=call_id, adapter=SIMULATOR).first()
+    if call is None:
+        raise NotFound(f"simulated call {call_id}")
+    return call_ivr_input(call_id=call.pk, digits=None if no_input else digits, no_input=no_input)
+
+
+def simulator_hang_up(*, actor: User, call_id: int) -> CtiEventLog:
+    _require(actor, "call", "create")
+    call = Call.objects.filter(pk=call_id, adapter=SIMULATOR).first()
+    if call is None:
+        raise NotFound(f"simulated call {call_id}")
+    log = cti_event_apply(adapter=SIMULATOR, routes_calls=True,
+                          report=CallReport(kind="ended", call_ref=call.external_id))
+    if log.outcome == CtiOutcome.REJECTED:
+        raise Conflict(log.reason)
+    return log
+
+
+def cti_event_receive(*, actor: User, adapter: str, report: CallReport) -> CtiEventLog:
+    """A telephony event posted to the API by an integration (it needs "create call")."""
+    _require(actor, "call", "create")
+    if adapter not in ("simulator", "asterisk", "twilio", "external"):
+        raise ValidationError({"adapter": [_("Use simulator, asterisk, twilio or external.")]})
+    return cti_event_apply(adapter=adapter, report=report, routes_calls=adapter in ("simulator", "twilio"))
