@@ -929,11 +929,11 @@ def _identify_by_account_number(call: Call) -> None:
 
 @transaction.atomic
 def call_enqueue(*, call: Call, queue: Queue, priority: int = 0, data: dict | None = None,
-                 reason: str = "") -> EnqueueResult:
+                 reason: str = "", at: datetime.datetime | None = None) -> EnqueueResult:
     """The call joins ``queue``: gold customers get their tier's priority; the engine decides
-    at once whether an agent is free."""
+    at once whether an agent is free. ``at``: when the telephony system says it happened."""
     routing_service().ensure_built()
-    now = _now()
+    now = at or _now()
     if data:
         call.ivr_data = {**(call.ivr_data or {}), **data}
     if reason:
@@ -948,7 +948,7 @@ def call_enqueue(*, call: Call, queue: Queue, priority: int = 0, data: dict | No
     call.engine_item_id = str(call.pk) if not call.transfer_count else f"{call.pk}-t{call.transfer_count}"
     call.save()
     if not call.routed_by_engine:
-        _call_event(call, CallEventKind.QUEUED, queue=queue.code, priority=call.priority)
+        _call_event(call, CallEventKind.QUEUED, at=now, queue=queue.code, priority=call.priority)
         live.wallboard_changed()
         return EnqueueResult(accepted=True)
     item = work_item(call)
@@ -961,7 +961,7 @@ def call_enqueue(*, call: Call, queue: Queue, priority: int = 0, data: dict | No
     queued.detail.update(position=result.position, estimated_wait=result.estimated_wait)
     queued.save(update_fields=["detail"])
     if result.callback_offered:
-        _call_event(call, CallEventKind.CALLBACK_OFFERED, estimated_wait=result.estimated_wait)
+        _call_event(call, CallEventKind.CALLBACK_OFFERED, at=now, estimated_wait=result.estimated_wait)
     live.wallboard_changed()
     return result
 
@@ -1542,12 +1542,16 @@ _RECOVERABLE = ("queued", "ringing", "answered", "ended", "abandoned")
 
 
 def _agent_for_ref(agent_ref: str) -> AgentProfile | None:
+    """The agent behind an interface (``PJSIP/1001``), an extension (``1001``) or a username."""
     if not agent_ref:
         return None
-    candidates = {agent_ref, agent_ref.split("/", 1)[-1]}
-    agent = (AgentProfile.objects.select_related("user").filter(extension__in=candidates).first()
-             or AgentProfile.objects.select_related("user").filter(user__username=agent_ref).first())
-    return agent
+    from django.db.models import Q
+
+    bare = agent_ref.split("/", 1)[-1]
+    agents = AgentProfile.objects.select_related("user")
+    return (agents.filter(Q(extension=agent_ref) | Q(extension=bare)).first()
+            or agents.filter(extension__endswith="/" + bare).first()
+            or agents.filter(user__username=agent_ref).first())
 
 
 def _log_cti(adapter: str, report: CallReport, outcome: str, reason: str = "", call: Call | None = None) -> CtiEventLog:
@@ -1653,7 +1657,7 @@ def _on_queued(call: Call, report: CallReport, at) -> str:
         priority = int(report.detail.get("priority") or 0)
     except (TypeError, ValueError):
         priority = 0
-    call_enqueue(call=call, queue=queue, priority=max(priority, call.priority))
+    call_enqueue(call=call, queue=queue, priority=max(priority, call.priority), at=at)
     return ""
 
 
@@ -1710,16 +1714,17 @@ def _pause_busy_elsewhere(user_id: int) -> None:
 
 
 def _on_held(call: Call, report: CallReport, at) -> str:
+    _close_talk(call, at)
     call.state, call.held_since = CallState.HELD, at
-    call.save(update_fields=["state", "held_since"])
+    call.save(update_fields=["state", "held_since", "talking_since", "talk_seconds"])
     _call_event(call, CallEventKind.HELD, agent_id=call.agent_id, at=at)
     return ""
 
 
 def _on_unheld(call: Call, report: CallReport, at) -> str:
     _release_hold(call, at)
-    call.state = CallState.CONNECTED
-    call.save(update_fields=["state", "held_since", "hold_seconds"])
+    call.state, call.talking_since = CallState.CONNECTED, at
+    call.save(update_fields=["state", "held_since", "hold_seconds", "talking_since"])
     _call_event(call, CallEventKind.UNHELD, agent_id=call.agent_id, at=at)
     return ""
 
@@ -1736,7 +1741,7 @@ def _on_transferred(call: Call, report: CallReport, at) -> str:
         _call_event(call, CallEventKind.TRANSFERRED, agent_id=call.agent_id, at=at, queue=queue.code)
         call.transfer_count += 1
         call.save()
-        call_enqueue(call=call, queue=queue, priority=call.priority)
+        call_enqueue(call=call, queue=queue, priority=call.priority, at=at)
         return ""
     if agent is not None:
         # Attended or blind transfer to a colleague: the call stays, with a new agent.
