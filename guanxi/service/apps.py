@@ -9,4 +9,15 @@ class ServiceConfig(AppConfig):
     DEPENDS = ("core", "interactions", "jobs")
 
     def ready(self) -> None:
+        from guanxi import navigation
+        from guanxi.core import record_panels
         from guanxi.service import tasks  # noqa: F401  (periodic SLA sweep and email jobs)
+
+        navigation.register(navigation.NavEntry("service", _("Service"), "service:case_list", "case", 40))
+        views = "guanxi.service.views"
+        record_panels.register(record_panels.Panel("service-cases", "contact", "service/panels/customer_cases.html",
+                                                   f"{views}.contact_cases_panel", order=20))
+        record_panels.register(record_panels.Panel("service-cases", "account", "service/panels/customer_cases.html",
+                                                   f"{views}.account_cases_panel", order=20))
+        record_panels.register(record_panels.Panel("service-work", "home", "service/panels/home_work.html",
+                                                   f"{views}.home_work_panel", order=15))

@@ -21,7 +21,8 @@ from guanxi.core.models import User
 from guanxi.core.normalize import search_text
 from guanxi.service import search
 from guanxi.service.models import (
-    ACTIVE_VISIT_STATUSES, OPEN_STATUSES, ArticleStatus, Case, CaseAttachment, CaseMessage, Complaint, FieldVisit,
+    ACTIVE_VISIT_STATUSES, OPEN_STATUSES, ArticleStatus, Case, CaseAttachment, CaseMessage, Complaint,
+    EntitlementUsage, FieldVisit,
     InboundEmail, KnowledgeArticle, KnowledgeArticleVersion, ServiceAgent, ServiceCalendar, ServiceContract, ServiceNotification, ServiceQueue,
     SlaPolicy, Survey, TechnicianTimeOff,
 )
@@ -262,6 +263,12 @@ def contract_list(actor: User, *, account_id: int | None = None, active_on: dt.d
     if active_on:
         queryset = queryset.filter(starts_on__lte=active_on, ends_on__gte=active_on)
     return queryset.order_by("-starts_on", "number")
+
+
+def contract_usage(contract: ServiceContract) -> QuerySet[EntitlementUsage]:
+    """What was charged to a contract's entitlements, newest first (read with the contract)."""
+    return (EntitlementUsage.objects.filter(entitlement__contract=contract)
+            .select_related("case", "entitlement", "actor").order_by("-at", "-id"))
 
 
 # ======================================================================================
