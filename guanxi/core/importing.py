@@ -1035,9 +1035,15 @@ def _rows_where_in(sql: str, values: list) -> list[tuple]:
     import looks up every external ID, phone and email of every chunk.
     """
     found: list[tuple] = []
+    postgres = connection.vendor == "postgresql"
+    if postgres:  # one array parameter instead of thousands of placeholders
+        sql = sql.replace("IN ({})", "= ANY(%s)")
     with connection.cursor() as cursor:
         for batch in _in_batches(values):
-            cursor.execute(sql.format(", ".join(["%s"] * len(batch))), batch)
+            if postgres:
+                cursor.execute(sql, [batch])
+            else:
+                cursor.execute(sql.format(", ".join(["%s"] * len(batch))), batch)
             found.extend(cursor.fetchall())
     return found
 
