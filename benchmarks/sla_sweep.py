@@ -1,6 +1,7 @@
 """SLA state of 1,000,000 open cases (SPEC §4 SLA sweep; target ≤ 5 s).
 
-Generated in memory: cases opened over the last days and weeks (exponential ages, mean 3 days) under three business calendars
+Generated in memory: cases opened over the last days and weeks (exponential ages, mean 3 days)
+under three business calendars
 (Shanghai office hours with the National Day holidays and make-up working days, Berlin
 office hours across the daylight-saving change, and a round-the-clock desk), policies
 with first-response targets of 15 minutes to 8 hours and resolution targets of 2 to 40

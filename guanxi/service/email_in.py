@@ -296,8 +296,8 @@ def ingest_raw_email(raw: bytes, *, received_via: str = "smtp", envelope_from: s
     raw_file = _keep_raw(raw, digest)
     problems = list(parsed.problems)
     if parsed.skipped:
-        problems += [_("Attachment “%(name)s” (%(size)d bytes) is over the size limit.") % {"name": name, "size": size}
-                     for name, size in parsed.skipped]
+        problems += [_("Attachment “%(name)s” (%(size)d bytes) is over the size limit.") % {
+            "name": name, "size": size} for name, size in parsed.skipped]
     try:
         with transaction.atomic():
             inbound = existing or InboundEmail(message_id=message_id)

@@ -22,9 +22,8 @@ from guanxi.core.normalize import search_text
 from guanxi.service import search
 from guanxi.service.models import (
     ACTIVE_VISIT_STATUSES, OPEN_STATUSES, ArticleStatus, Case, CaseAttachment, CaseMessage, Complaint,
-    EntitlementUsage, FieldVisit,
-    InboundEmail, KnowledgeArticle, KnowledgeArticleVersion, ServiceAgent, ServiceCalendar, ServiceContract, ServiceNotification, ServiceQueue,
-    SlaPolicy, Survey, TechnicianTimeOff,
+    EntitlementUsage, FieldVisit, InboundEmail, KnowledgeArticle, KnowledgeArticleVersion, ServiceAgent,
+    ServiceCalendar, ServiceContract, ServiceNotification, ServiceQueue, SlaPolicy, Survey, TechnicianTimeOff,
 )
 
 

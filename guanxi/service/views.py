@@ -21,8 +21,8 @@ from guanxi.core.errors import Conflict, NotFound, PermissionDenied
 from guanxi.core.views.guard import client_ip, staff_page
 from guanxi.core.views.paging import page_window
 from guanxi.service import forms, reports, selectors, services, sla, sla_state
-from guanxi.service.models import ALLOWED_TRANSITIONS, Case, CaseStatus, ServiceQueue
-from guanxi.service.services.surveys import survey_token_from_link
+from guanxi.service.models import ALLOWED_TRANSITIONS, Case, CaseStatus, ServiceQueue, Survey
+from guanxi.service.services.surveys import survey_path, survey_token_from_link
 
 HOME_CASES = 8
 CONTACT_SUGGESTIONS = 12
@@ -205,13 +205,15 @@ def _case_page(request, case: Case, *, reply_form=None, status_form=None, assign
                                                     language=translation.get_language())
     except PermissionDenied:
         suggestions = []
+    survey = Survey.objects.filter(case=case).first()
     visits = list(case.visits.select_related("technician").order_by("starts_at")) if can(
         user, "field_visit", "view") else []
     return render(request, "service/case_detail.html", {
         "case": case, "thread": list(thread), "history": list(selectors.case_history(user, case.pk)),
         "sla": _sla_left([case]).get(case.pk), "suggestions": suggestions, "visits": visits,
         "complaints": list(case.complaints.all()) if can(user, "complaint", "view") else [],
-        "survey": getattr(case, "survey", None) if hasattr(case, "survey") else None,
+        "survey": survey,
+        "survey_link": request.build_absolute_uri(survey_path(survey)) if survey and not survey.answered_at else "",
         "may_change": may_change, "may_reply": may_reply,
         "reply_form": reply_form or forms.ReplyForm(case=case),
         "status_form": status_form or forms.StatusForm(case=case),

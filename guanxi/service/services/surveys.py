@@ -42,9 +42,14 @@ def survey_token_from_link(signed: str) -> str:
         raise NotFound("survey") from None
 
 
+def survey_path(survey: Survey) -> str:
+    return reverse("service:survey_answer", args=[survey_link_token(survey)])
+
+
 def survey_url(survey: Survey) -> str:
+    """The link for emails: ``GUANXI_BASE_URL`` (the address customers reach Guanxi at)."""
     base = getattr(settings, "GUANXI_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
-    return base + reverse("service:survey_answer", args=[survey_link_token(survey)])
+    return base + survey_path(survey)
 
 
 def survey_send_for_case(*, case: Case, actor: User | None = None, kind: str = SurveyKind.BOTH) -> Survey | None:

@@ -191,7 +191,8 @@ def test_malformed_mime_is_read_as_far_as_it_goes(known_customer):
     raw = (b"From: wang.fang@example.cn\r\nTo: support@guanxi.example\r\nSubject: =?utf-8?b?5a695bim?=\r\n"
            b"Message-ID: <broken@example.cn>\r\nMIME-Version: 1.0\r\n"
            b"Content-Type: multipart/mixed; boundary=\"missing\"\r\n\r\n"
-           b"--other\r\nContent-Type: text/plain; charset=no-such-charset\r\n\r\n\xe7\xbd\x91\xe7\xbb\x9c\xe6\x96\xad\r\n")
+           b"--other\r\nContent-Type: text/plain; charset=no-such-charset\r\n\r\n"
+           b"\xe7\xbd\x91\xe7\xbb\x9c\xe6\x96\xad\r\n")
     result = email_in.ingest_raw_email(raw)
     assert result.outcome == "created" and result.case.subject == "宽带"
     assert result.inbound.problems and "malformed" in " ".join(result.inbound.problems)
