@@ -24,7 +24,10 @@ from django.conf import settings
 
 
 def _setting(name: str, default: str) -> str:
-    return str(getattr(settings, name, None) or os.environ.get(name) or default)
+    value = getattr(settings, name, None)
+    if value is None or value == "":
+        value = os.environ.get(name) or default
+    return str(value)
 
 
 def public_url() -> str:
