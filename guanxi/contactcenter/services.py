@@ -440,7 +440,7 @@ def script_delete(*, actor: User | None, script_id: int) -> None:
 def ivr_menu_problems(source: str) -> list:
     """Everything wrong with a menu's text, including queues and skills that do not exist."""
     from guanxi.contactcenter.ivr import Problem, check_menu
-    from guanxi.contactcenter.ivr.definition import _line_of  # noqa: F401  (lines come from the menu)
+    from guanxi.contactcenter.ivr.definition import line_in
 
     problems = check_menu(source)
     if problems:
@@ -451,15 +451,17 @@ def ivr_menu_problems(source: str) -> list:
     for node_id, node in menu.nodes.items():
         if node["type"] != "queue":
             continue
-        line = menu.lines.get(node_id)
         if "queue" not in node and "skills" not in node:
-            problems.append(Problem("queue_or_skills", line, ("nodes", node_id), {"node": node_id}))
+            problems.append(Problem("queue_or_skills", menu.lines.get(node_id), ("nodes", node_id),
+                                    {"node": node_id}))
         if node.get("queue") and node["queue"] not in known_queues:
-            problems.append(Problem("unknown_queue", line, ("nodes", node_id, "queue"),
+            path = ("nodes", node_id, "queue")
+            problems.append(Problem("unknown_queue", line_in(source, path), path,
                                     {"node": node_id, "queue": node["queue"]}))
         for skill in node.get("skills", {}):
             if skill not in known_skills:
-                problems.append(Problem("unknown_skill", line, ("nodes", node_id, "skills", skill),
+                path = ("nodes", node_id, "skills", skill)
+                problems.append(Problem("unknown_skill", line_in(source, path), path,
                                         {"node": node_id, "skill": skill}))
     return problems
 

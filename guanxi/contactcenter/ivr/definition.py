@@ -1,6 +1,7 @@
 """Reading an IVR menu: YAML or JSON text → a checked ``Menu``, or the problems, each with its line.
 
-Checking runs in three steps, and every problem found is reported, not only the first:
+Checking runs in three steps; every problem of the first step that finds any is reported,
+not only the first one:
 
 1. syntax (YAML or JSON), with duplicate keys refused (YAML would keep the last silently);
 2. the JSON Schema of ``schema.MENU_SCHEMA``;
@@ -113,9 +114,18 @@ def parse_menu(source: str) -> Menu:
         problems = _flow_problems(data, tree)
     if problems:
         raise MenuInvalid(sorted(problems, key=lambda problem: (problem.line or 0, problem.path)))
-    lines = {node_id: _line_of(tree, ("nodes", node_id)) or 1 for node_id in data["nodes"]}
+    lines = {node_id: _line_of(tree, ("nodes", node_id), key=True) or 1 for node_id in data["nodes"]}
     return Menu(name=data.get("name", ""), language=data.get("language", DEFAULT_LANGUAGE), start=data["start"],
                 nodes=data["nodes"], lines=lines)
+
+
+def line_in(source: str, path: tuple[str, ...]) -> int | None:
+    """The line (1-based) of ``path`` in a menu's text, for problems found outside this module."""
+    try:
+        tree = yaml.compose(source or "", Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    return _line_of(tree, tuple(str(part) for part in path))
 
 
 def check_menu(source: str) -> list[Problem]:
@@ -211,8 +221,9 @@ def _describe_schema_error(error, path: tuple[str, ...], tree: yaml.Node) -> lis
     keyword = error.validator
     line = _line_of(tree, path)
     if keyword == "required":
+        # Reported where the mapping that lacks it is named (e.g. the node's key).
         missing = [name for name in error.validator_value if name not in (error.instance or {})]
-        return [Problem("required", line, path, {"field": name}) for name in missing]
+        return [Problem("required", _line_of(tree, path, key=True), path, {"field": name}) for name in missing]
     if keyword == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
         where = "node" if len(path) == 2 and path[0] == "nodes" else "mapping"
