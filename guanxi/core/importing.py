@@ -31,7 +31,6 @@ import codecs
 import csv
 import datetime
 import hashlib
-import io
 import json
 import pickle
 import queue
@@ -1126,6 +1125,12 @@ class _Writer:
                     self.error(row, f"cf_{definition.key}", _("This field is required."))
         return custom
 
+    def refuse_creates_without_right(self, creates: list[Decision]) -> None:
+        if not self.may_create:
+            for decision in creates:
+                self.error(decision.row, "", _("This row matches no existing record, and you may not create "
+                                               "%(objects)s.") % {"objects": self.model._meta.verbose_name_plural})
+
     def check_changeable(self, rows_and_ids: list[tuple[ParsedRow, int, str]]) -> set[int]:
         """Ids among the matched records the actor may change; rows matching others are errors."""
         ids = {record_id for _row, record_id, _how in rows_and_ids}
@@ -1412,8 +1417,10 @@ class ContactWriter(_Writer):
         self.resolve_accounts(rows)
         decisions, deferred = _split_repeated_targets(self.match_existing(self.rows_to_match(rows)))
         creates = [decision for decision in decisions if decision.create]
+        self.refuse_creates_without_right(creates)
         for decision in creates:
-            if not any(name in decision.row.values for name in ("full_name", "family_name", "given_name")):
+            if decision.row.ok and not any(name in decision.row.values
+                                           for name in ("full_name", "family_name", "given_name")):
                 self.error(decision.row, "full_name", _("Enter a name (family name, given name or full name)."))
         creates = self.prepare_creates([decision for decision in creates if decision.row.ok])
         updates = self.prepare_updates([decision for decision in decisions if not decision.create])
@@ -1688,8 +1695,9 @@ class AccountWriter(_Writer):
         self.resolve_parents(rows)
         decisions, deferred = _split_repeated_targets(self.match_existing(self.rows_to_match(rows)))
         creates = [decision for decision in decisions if decision.create]
+        self.refuse_creates_without_right(creates)
         for decision in creates:
-            if "name" not in decision.row.values:
+            if decision.row.ok and "name" not in decision.row.values:
                 self.error(decision.row, "name", _("Enter the account's name."))
         prepared_creates = [(decision, self.new_state(decision.row)) for decision in creates if decision.row.ok]
         prepared_creates = [(decision, state) for decision, state in prepared_creates if decision.row.ok]

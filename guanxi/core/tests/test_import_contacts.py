@@ -21,7 +21,7 @@ from django.db import connection
 
 from guanxi.core import importing, selectors, services
 from guanxi.core.models import (
-    Account, Address, AuditLog, ConsentRecord, Contact, ContactEmail, ContactPhone, CustomField, ImportRun,
+    Account, Address, AuditLog, ConsentRecord, Contact, ContactEmail, ContactPhone, ImportRun,
     ImportRunState, Role, Team, Territory,
 )
 from guanxi.core.normalize import _PLAIN_EMAIL, _mainland_mobile, is_cjk, normalize_phone, search_text
