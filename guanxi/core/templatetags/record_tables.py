@@ -14,11 +14,12 @@ from __future__ import annotations
 from html import escape
 
 from django import template
+from django.conf import settings
 from django.urls import reverse
 from django.utils import dateformat
 from django.utils.formats import get_format
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
+from django.utils.timezone import get_current_timezone, is_aware
 from django.utils.translation import gettext as _
 
 from guanxi.core.models import LifecycleStage, ValueTier
@@ -27,6 +28,21 @@ from guanxi.core.normalize import format_phone
 register = template.Library()
 
 _MARKER = 987654321
+# The columns the rows below read: list views fetch only these (with ``only``), so fifty
+# rows do not carry every field of the contact, its account and its owner.
+USER_NAME_COLUMNS = ("username", "display_name", "first_name", "last_name")  # what str(user) reads
+CONTACT_ROW_COLUMNS = ("full_name", "alternate_name", "account", "account__name", "phone", "email",
+                       "lifecycle_stage", "owner", *(f"owner__{column}" for column in USER_NAME_COLUMNS),
+                       "updated_at")
+ACCOUNT_ROW_COLUMNS = ("name", "is_key_account", "industry", "phone", "lifecycle_stage", "value_tier", "owner",
+                       *(f"owner__{column}" for column in USER_NAME_COLUMNS), "updated_at",
+                       "territory", "territory__name")  # the list selector joins the territory
+# Date format characters of the usual short formats ("m/d/Y", "Y年n月j日"), as Django's
+# ``dateformat`` writes them; a format with any other letter goes through ``dateformat``.
+_DATE_PARTS = {
+    "d": lambda day: f"{day.day:02d}", "j": lambda day: str(day.day), "m": lambda day: f"{day.month:02d}",
+    "n": lambda day: str(day.month), "Y": lambda day: f"{day.year:04d}", "y": lambda day: f"{day.year % 100:02d}",
+}
 
 
 class RecordUrl:
@@ -42,15 +58,25 @@ class RecordUrl:
 
 class UpdatedCell:
     """``<time>`` of a record's last change, as ``|date:'c'`` and ``|date:"SHORT_DATE_FORMAT"``
-    render it in the current time zone and language (the format is looked up once)."""
+    render it in the current time zone and language (zone and format looked up once)."""
 
     def __init__(self):
-        self.short_date = get_format("SHORT_DATE_FORMAT")
+        self.zone = get_current_timezone() if settings.USE_TZ else None
+        short_date = get_format("SHORT_DATE_FORMAT")
+        if "\\" in short_date or any(character.isascii() and character.isalpha() and character not in _DATE_PARTS
+                                      for character in short_date):
+            self.parts = None
+            self.short_date = short_date
+        else:
+            self.parts = [_DATE_PARTS.get(character, character) for character in short_date]
 
     def __call__(self, moment) -> str:
-        local = template_localtime(moment)
-        return (f'<td class="nowrap"><time datetime="{escape(local.isoformat())}">'
-                f"{escape(dateformat.format(local, self.short_date))}</time></td>")
+        local = moment.astimezone(self.zone) if self.zone is not None and is_aware(moment) else moment
+        if self.parts is None:
+            shown = dateformat.format(local, self.short_date)
+        else:
+            shown = "".join(part if isinstance(part, str) else part(local) for part in self.parts)
+        return f'<td class="nowrap"><time datetime="{escape(local.isoformat())}">{escape(shown)}</time></td>'
 
 
 def _labels(choices) -> dict[str, str]:

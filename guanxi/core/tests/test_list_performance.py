@@ -10,16 +10,21 @@ candidate set for users who see every record; complete email addresses searched 
 and the list rows and filter selects written in Python with the markup the templates had.
 """
 
+import datetime
+import random
 import re
 
 import pytest
 from django import forms
+from django.template.defaultfilters import date as date_filter
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone, translation
 
 from guanxi.core import search, selectors, services
 from guanxi.core.forms import QuickSelect
 from guanxi.core.models import Contact, LifecycleStage, Role
+from guanxi.core.templatetags.record_tables import UpdatedCell
 from guanxi.core.views import paging
 
 pytestmark = pytest.mark.django_db
@@ -229,3 +234,16 @@ def test_owner_and_territory_filters_use_the_quick_select(client, admin_user, re
     html = client.get(reverse("core:contact_list"), {"owner": rep.pk}).content.decode()
     assert f'<option value="{rep.pk}" selected>rep</option>' in html
     assert Contact.objects.count() == 0
+
+
+def test_update_times_read_as_the_date_filters_write_them_in_both_languages():
+    rng = random.Random(8)
+    moments = [datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+               + datetime.timedelta(seconds=rng.randrange(10 ** 9)) for _ in range(2000)]
+    for language in ("en", "zh-hans"):
+        with translation.override(language):
+            cell = UpdatedCell()
+            for moment in moments:
+                local = timezone.template_localtime(moment)
+                assert cell(moment) == (f'<td class="nowrap"><time datetime="{date_filter(local, "c")}">'
+                                        f'{date_filter(local, "SHORT_DATE_FORMAT")}</time></td>')

@@ -24,6 +24,7 @@ from guanxi.core.forms import (
     AccountFilterForm, AccountForm, AuditFilterForm, ContactFilterForm, ContactForm, CustomFieldForm,
 )
 from guanxi.core.models import Address, ContactEmail, ContactPhone
+from guanxi.core.templatetags.record_tables import ACCOUNT_ROW_COLUMNS, CONTACT_ROW_COLUMNS
 from guanxi.core.views.guard import client_ip, staff_page
 from guanxi.core.views.paging import page_window
 
@@ -122,7 +123,7 @@ def contact_list(request):
         except ValidationError as error:
             _filter_errors_to_form(form, error)
         else:
-            window = page_window(contacts, request.GET.get("page"))
+            window = page_window(contacts.only(*CONTACT_ROW_COLUMNS), request.GET.get("page"))
     if window is None:
         status = 400
     return render(request, "core/contact_list.html", {
@@ -268,7 +269,7 @@ def account_list(request):
         except ValidationError as error:
             _filter_errors_to_form(form, error)
         else:
-            window = page_window(accounts, request.GET.get("page"))
+            window = page_window(accounts.only(*ACCOUNT_ROW_COLUMNS), request.GET.get("page"))
     return render(request, "core/account_list.html", {
         "form": form, "window": window, "headings": sort_columns(request, ACCOUNT_COLUMNS, sort),
         "may_create": can(request.user, "account", "create"), "active_filters": _active_filters(request),
