@@ -82,10 +82,10 @@ def ab_test_assign(campaign: Campaign) -> None:
     decide_at = (campaign.scheduled_at or timezone.now()) + datetime.timedelta(hours=test.decide_after_hours)
     from guanxi.jobs.services import job_enqueue
 
-    transaction.on_commit(lambda: job_enqueue(
-        actor=None, kind=DECIDE_JOB, params={"campaign_id": campaign.pk}, run_at=decide_at,
-        title=_("Choose the A/B winner of “%(name)s”") % {"name": campaign.name},
-        idempotency_key=f"{DECIDE_JOB}:{campaign.pk}"))
+    # The job row commits with the launch; the queue sees it only after the commit.
+    job_enqueue(actor=None, kind=DECIDE_JOB, params={"campaign_id": campaign.pk}, run_at=decide_at,
+                title=_("Choose the A/B winner of “%(name)s”") % {"name": campaign.name},
+                idempotency_key=f"{DECIDE_JOB}:{campaign.pk}")
 
 
 def ab_test_results(test: AbTest) -> dict:
@@ -104,27 +104,26 @@ def ab_test_results(test: AbTest) -> dict:
     return results
 
 
-@transaction.atomic
 def ab_test_decide(*, campaign_id: int, actor: User | None = None) -> AbTest:
-    """Pick the winner (ties go to A) and release the held recipients with it."""
-    if actor is not None:
-        selectors.access_campaign_by_id(actor, campaign_id, "change")
-    test = AbTest.objects.select_for_update().select_related("campaign").filter(campaign_id=campaign_id).first()
-    if test is None:
-        raise Conflict(_("This campaign has no A/B test."))
-    if test.state == AbTestState.DECIDED:
-        return test
-    if test.campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
-        raise Conflict(_("The campaign is not sending."))
-    results = ab_test_results(test)
-    rate = "open_rate" if test.metric == AbMetric.OPEN_RATE else "click_rate"
-    test.winner = "B" if results["B"][rate] > results["A"][rate] else "A"
-    test.results, test.state, test.decided_at = results, AbTestState.DECIDED, timezone.now()
-    test.save()
-    CampaignRecipient.objects.filter(campaign_id=campaign_id, state=RecipientState.HELD).update(
-        state=RecipientState.PENDING, variant=test.winner)
-    audit_record(actor=actor, action=AuditAction.UPDATE, obj=test.campaign,
-                 changes={"ab_winner": [None, test.winner], "ab_results": [None, results]})
-    campaign = test.campaign
-    transaction.on_commit(lambda: sending.enqueue_send(campaign))
+    """Pick the winner (ties go to A), release the held recipients with it and send."""
+    with transaction.atomic():
+        if actor is not None:
+            selectors.access_campaign_by_id(actor, campaign_id, "change")
+        test = AbTest.objects.select_for_update().select_related("campaign").filter(campaign_id=campaign_id).first()
+        if test is None:
+            raise Conflict(_("This campaign has no A/B test."))
+        if test.state == AbTestState.DECIDED:
+            return test
+        if test.campaign.status not in (CampaignStatus.RUNNING, CampaignStatus.SCHEDULED):
+            raise Conflict(_("The campaign is not sending."))
+        results = ab_test_results(test)
+        rate = "open_rate" if test.metric == AbMetric.OPEN_RATE else "click_rate"
+        test.winner = "B" if results["B"][rate] > results["A"][rate] else "A"
+        test.results, test.state, test.decided_at = results, AbTestState.DECIDED, timezone.now()
+        test.save()
+        CampaignRecipient.objects.filter(campaign_id=campaign_id, state=RecipientState.HELD).update(
+            state=RecipientState.PENDING, variant=test.winner)
+        audit_record(actor=actor, action=AuditAction.UPDATE, obj=test.campaign,
+                     changes={"ab_winner": [None, test.winner], "ab_results": [None, results]})
+    sending.enqueue_send(test.campaign)
     return test
