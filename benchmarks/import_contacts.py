@@ -20,6 +20,8 @@ extrapolated to ``--size`` rows.
     .venv/bin/python benchmarks/import_contacts.py [--size 1000000] [--sample 2000]
         [--postgres postgres://user@127.0.0.1:55432/postgres]
 
+The SQLite database is left in ``var/bench/phone/`` for ``benchmarks/phone_lookup.py``.
+
 Prints one JSON line per database: PostgreSQL first (when measured), SQLite last:
 {"benchmark": "import_contacts_sqlite", "value": seconds, "unit": "s", "target": 60,
  "baseline": "services.contact_create per row …", "baseline_value": seconds, "ratio": …,
@@ -34,6 +36,7 @@ import csv
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -142,9 +145,12 @@ def measure(database: str, csv_path: Path, size: int, sample: int, chunk_size: i
     call_command("migrate", verbosity=0)
     admin = services.user_create(actor=None, username="bench-admin", password="bench-password-42",
                                  role=Role.ADMIN, is_superuser=True)
+    usage_before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     result = importing.import_file(actor=admin, path=csv_path, object_type="contact", chunk_size=chunk_size)
     seconds = time.perf_counter() - started
+    usage_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_seconds = (usage_after.ru_utime - usage_before.ru_utime) + (usage_after.ru_stime - usage_before.ru_stime)
     assert result.error_rows == 0, [str(issue) for issue in result.errors[:5]]
     stored = Contact.objects.count()
     assert stored == size, (stored, size)
@@ -169,6 +175,7 @@ def measure(database: str, csv_path: Path, size: int, sample: int, chunk_size: i
             "baseline": f"services.contact_create per row, {sample}-row sample extrapolated",
             "baseline_value": round(baseline, 1), "ratio": round(baseline / seconds, 1), "size": size,
             "rows_per_second": round(size / seconds), "engine": connection.vendor,
+            "cpu_seconds_in_this_process": round(cpu_seconds, 1), "load_average": round(os.getloadavg()[0], 1),
             "created": result.created, "accounts": Account.objects.count()}
 
 
@@ -200,6 +207,18 @@ def run_child(database: str, csv_path: Path, size: int, sample: int, chunk_size:
         return json.loads(completed.stdout.strip().splitlines()[-1])
     finally:
         if database == "sqlite":
+            # benchmarks/phone_lookup.py looks callers up in this database instead of building its own
+            kept = PROJECT_DIR / "var" / "bench" / "phone" / f"contacts-{size}.sqlite3"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{kept}{suffix}").unlink(missing_ok=True)
+            if sqlite_path.exists() and Path(f"{sqlite_path}-wal").exists():
+                import sqlite3
+
+                with sqlite3.connect(sqlite_path) as checkpoint:
+                    checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if sqlite_path.exists():
+                sqlite_path.replace(kept)
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{sqlite_path}{suffix}").unlink(missing_ok=True)
         elif created_database:

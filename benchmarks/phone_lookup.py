@@ -1,8 +1,9 @@
 """Caller lookup by phone among 1,000,000 contacts (SPEC §5: p99 ≤ 5 ms).
 
 Builds a database of ``--size`` contacts through the real import path (the generator of
-``benchmarks/import_contacts.py`` and ``importing.import_file``) — or reuses the one a
-previous run left under ``var/bench/phone/`` — then times what the CTI layer does when a
+``benchmarks/import_contacts.py`` and ``importing.import_file``) — or reuses the one
+``benchmarks/import_contacts.py`` or a previous run left under ``var/bench/phone/`` — then
+times what the CTI layer does when a
 call comes in: ``selectors.contacts_by_phone(ANI)``, which normalizes the number to
 E.164 and finds every contact reachable at it through the ``ContactPhone.number`` index.
 The numbers looked up are 90 % known numbers written in another format than stored
@@ -77,13 +78,13 @@ def measure(size: int, lookups: int, baseline_lookups: int, csv_path: Path, buil
     from guanxi.core.models import Contact, Role, User
 
     call_command("migrate", verbosity=0)
-    if build or Contact.objects.count() != size:
+    if build or Contact.objects.count() < size:  # the import benchmark's database also holds its sample
         admin = User.objects.filter(username="bench-admin").first() or services.user_create(
             actor=None, username="bench-admin", password="bench-password-42", role=Role.ADMIN, is_superuser=True)
         started = time.perf_counter()
         importing.import_file(actor=admin, path=csv_path, object_type="contact", skip_invalid=True)
         print(f"imported {size:,} contacts in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    assert Contact.objects.count() == size
+    assert Contact.objects.count() >= size
 
     calls = caller_numbers(size, lookups + 500)
     for text, _known in calls[:500]:  # warm-up: caches, prepared statements, OS pages
