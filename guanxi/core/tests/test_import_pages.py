@@ -187,3 +187,17 @@ def test_xlsx_export_is_prepared_by_a_job_and_downloaded_by_its_owner(admin_user
     assert rows[1][rows[0].index("full_name")] == "王芳"
     other = signed_in(make_user("other_admin", Role.ADMIN))
     assert other.get(reverse("core:export_download", args=[job.pk])).status_code == 404
+
+
+def test_starting_an_import_needs_a_mode_and_a_checked_file(admin_user):
+    client = signed_in(admin_user)
+    upload(client, "Name,Mobile\nZhao Min,13812345678\n", name="one.csv")
+    run = ImportRun.objects.get()
+    # before the check the run cannot start
+    response = client.post(reverse("core:import_run", args=[run.pk]), {"mode": "all_or_nothing"})
+    assert response.status_code == 409 and "cannot be started now" in response.content.decode()
+    client.post(reverse("core:import_mapping", args=[run.pk]), mapping_post(run))
+    # an unknown mode is refused with the field named
+    response = client.post(reverse("core:import_run", args=[run.pk]), {"mode": "everything"})
+    assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
+    assert Contact.objects.count() == 0 and not Job.objects.filter(params__dry_run=False).exists()

@@ -30,6 +30,7 @@ from guanxi.jobs.models import JobState
 from guanxi.jobs.selectors import access_job_by_id
 
 ACTIVE_RUN_STATES = (ImportRunState.PENDING, ImportRunState.RUNNING)
+STARTABLE_STATES = (ImportRunState.CHECKED, ImportRunState.INVALID)
 
 
 def _allowed(user, action: str) -> list[str]:
@@ -100,22 +101,24 @@ def import_mapping(request, run_id: int):
                   status=status)
 
 
-@staff_page
-@require_GET
-def import_detail(request, run_id: int):
-    run = importing.access_import_run_by_id(request.user, run_id)
+def _detail(request, run, start_form: StartImportForm | None = None, status: int = 200):
     issues = run.issues or []
-    context = {
+    return render(request, "core/import_detail.html", {
         "run": run,
         "errors": [issue for issue in issues if issue.get("level") == importing.Level.ERROR],
         "warnings": [issue for issue in issues if issue.get("level") == importing.Level.WARNING],
         "notes": [issue for issue in issues if issue.get("level") == importing.Level.NOTE],
         "polling": run.state in ACTIVE_RUN_STATES,
-        "may_start": run.state in (ImportRunState.CHECKED, ImportRunState.INVALID) and bool(run.stored_path),
-        "start_form": StartImportForm(),
+        "may_start": run.state in STARTABLE_STATES and bool(run.stored_path),
+        "start_form": start_form or StartImportForm(),
         "would_create": run.options.get("would_create"), "would_update": run.options.get("would_update"),
-    }
-    return render(request, "core/import_detail.html", context)
+    }, status=status)
+
+
+@staff_page
+@require_GET
+def import_detail(request, run_id: int):
+    return _detail(request, importing.access_import_run_by_id(request.user, run_id))
 
 
 @staff_page
@@ -123,10 +126,12 @@ def import_detail(request, run_id: int):
 def import_run(request, run_id: int):
     run = importing.access_import_run_by_id(request.user, run_id)
     form = StartImportForm(request.POST)
-    if not form.is_valid() or run.state not in (ImportRunState.CHECKED, ImportRunState.INVALID) \
-            or not run.stored_path:
-        messages.error(request, _("This import cannot be started now."))
-        return redirect("core:import_detail", run_id=run.pk)
+    if not form.is_valid():
+        return _detail(request, run, form, status=400)
+    if run.state not in STARTABLE_STATES or not run.stored_path:
+        form.add_error(None, _("This import cannot be started now: it is %(state)s.")
+                       % {"state": run.get_state_display().lower()})
+        return _detail(request, run, form, status=409)
     job = tasks.start_import_job(actor=request.user, run=run, dry_run=False,
                                  skip_invalid=form.cleaned_data["mode"] == MODE_SKIP_INVALID)
     messages.success(request, _("The import of %(file)s runs in the background (job #%(job)d).")
