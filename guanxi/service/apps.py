@@ -11,7 +11,11 @@ class ServiceConfig(AppConfig):
     def ready(self) -> None:
         from guanxi import navigation
         from guanxi.core import record_panels
+        from guanxi.core.demo import demo_data_loaded
         from guanxi.service import tasks  # noqa: F401  (periodic SLA sweep and email jobs)
+        from guanxi.service.demo import load_service_demo_data
+
+        demo_data_loaded.connect(load_service_demo_data, dispatch_uid="guanxi.service.demo")
 
         navigation.register(navigation.NavEntry("service", _("Service"), "service:case_list", "case", 40))
         views = "guanxi.service.views"
