@@ -9,7 +9,9 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
-from ninja import Field, ModelSchema, Query, Router, Schema, Status
+from django.http import HttpResponse
+from ninja import Field, File, Form, ModelSchema, Query, Router, Schema, Status
+from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
 from guanxi.core.access import can
@@ -18,7 +20,7 @@ from guanxi.core.errors import NotFound, PermissionDenied
 from guanxi.marketing import selectors, services
 from guanxi.marketing import reports
 from guanxi.marketing.models import (
-    AbMetric, AbTest, CallListEntry, CallListStatus, Campaign, CampaignChannel, CampaignRecipient, CampaignResponse,
+    AbMetric, AbTest, Event, EventRegistration, Material, MaterialVersion, RegistrationStatus, CallListEntry, CallListStatus, Campaign, CampaignChannel, CampaignRecipient, CampaignResponse,
     CampaignStatus, MessageTemplate, RecipientState, ResponseKind, Segment, SegmentKind, TemplateChannel,
 )
 
@@ -568,3 +570,231 @@ def bounce_process(request, payload: BounceIn):
     if not can(request.auth, selectors.CAMPAIGN, "change"):
         raise PermissionDenied("may not process bounces")
     return services.bounce_process(raw_message=payload.raw_message.encode("utf-8"))
+
+
+# ======================================================================================
+# Printing (direct mail)
+# ======================================================================================
+@router.get("/campaigns/{campaign_id}/print/{kind}", response={200: None, **READ_ERRORS},
+            summary="Print a direct-mail campaign",
+            description="`letters`, `labels` (Avery L7160, 3 × 7 on A4) or `envelopes` (DL) as PDF. Chinese "
+                        "addresses: postcode first, largest unit first, name with 收.")
+def campaign_print(request, campaign_id: int, kind: str):
+    from guanxi.marketing.views.printing import campaign_pdf
+
+    return campaign_pdf(request.auth, campaign_id, kind)
+
+
+@router.post("/campaigns/{campaign_id}/posted", response={200: MembersChangedOut, **WRITE_ERRORS},
+             summary="Mark a direct-mail campaign as posted")
+def campaign_posted(request, campaign_id: int):
+    return {"changed": services.campaign_mark_mailed(actor=request.auth, campaign_id=campaign_id)}
+
+
+# ======================================================================================
+# Events
+# ======================================================================================
+class EventOut(ModelSchema):
+    owner: UserRef | None
+    registered: int = Field(description="Seats taken (registered or attended).")
+    waitlisted: int
+    registration_url: str = Field(description="The public registration form.")
+
+    class Meta:
+        model = Event
+        fields = ["id", "name", "slug", "description", "starts_at", "ends_at", "venue", "address", "capacity",
+                  "registration_open", "reminder_hours", "reminder_template", "created_at"]
+
+    @staticmethod
+    def resolve_registered(event) -> int:
+        return event.registrations.filter(status__in=["registered", "attended"]).count()
+
+    @staticmethod
+    def resolve_waitlisted(event) -> int:
+        return event.registrations.filter(status="waitlisted").count()
+
+    @staticmethod
+    def resolve_registration_url(event) -> str:
+        from guanxi.marketing.tracking import event_registration_url
+
+        return event_registration_url(event)
+
+
+class EventIn(InputSchema):
+    name: str | None = model_field(Event, "name")
+    slug: str | None = model_field(Event, "slug")
+    description: str | None = model_field(Event, "description")
+    starts_at: datetime.datetime | None = model_field(Event, "starts_at")
+    ends_at: datetime.datetime | None = model_field(Event, "ends_at")
+    venue: str | None = model_field(Event, "venue")
+    address: str | None = model_field(Event, "address")
+    capacity: int | None = model_field(Event, "capacity", ge=1)
+    registration_open: bool | None = model_field(Event, "registration_open")
+    reminder_hours: int | None = model_field(Event, "reminder_hours", ge=0)
+    reminder_template_id: int | None = Field(None, description="Email template of the reminder.")
+
+
+class RegistrationOut(ModelSchema):
+    contact: ContactRef | None
+
+    class Meta:
+        model = EventRegistration
+        fields = ["id", "full_name", "email", "phone", "company", "status", "campaign", "lead_id", "registered_at",
+                  "reminder_sent_at", "attended_at"]
+
+
+class AttendanceIn(InputSchema):
+    registration_ids: list[int]
+    attended: bool = Field(True, description="true: attended; false: did not come.")
+
+
+class FollowUpIn(InputSchema):
+    audience: RegistrationStatus = Field(RegistrationStatus.ATTENDED, description="attended, no_show or registered.")
+    template_id: int | None = Field(None, description="Email template of the follow-up.")
+
+
+@router.get("/events", response={200: list[EventOut], **READ_ERRORS}, summary="List events")
+@paginate(ApiListPagination)
+def event_list(request):
+    return selectors.event_list(request.auth)
+
+
+@router.post("/events", response={201: EventOut, **WRITE_ERRORS}, summary="Create an event")
+def event_create(request, payload: EventIn):
+    return Status(201, services.event_create(actor=request.auth, data=payload.dict(exclude_unset=True)))
+
+
+@router.get("/events/{event_id}", response={200: EventOut, **READ_ERRORS}, summary="Read an event")
+def event_detail(request, event_id: int):
+    return selectors.access_event_by_id(request.auth, event_id)
+
+
+@router.patch("/events/{event_id}", response={200: EventOut, **WRITE_ERRORS}, summary="Change an event")
+def event_update(request, event_id: int, payload: EventIn):
+    return services.event_update(actor=request.auth, event_id=event_id, data=payload.dict(exclude_unset=True))
+
+
+@router.delete("/events/{event_id}", response={204: None, **WRITE_ERRORS}, summary="Delete an event",
+               description="Refused with 409 once people registered.")
+def event_delete(request, event_id: int):
+    services.event_delete(actor=request.auth, event_id=event_id)
+    return Status(204, None)
+
+
+@router.get("/events/{event_id}/registrations", response={200: list[RegistrationOut], **READ_ERRORS},
+            summary="Registrations of an event")
+@paginate(ApiListPagination)
+def event_registrations(request, event_id: int, status: RegistrationStatus | None = None):
+    return selectors.event_registrations(request.auth, event_id, status=status or "")
+
+
+@router.post("/events/{event_id}/attendance", response={200: MembersChangedOut, **WRITE_ERRORS},
+             summary="Record attendance")
+def event_attendance(request, event_id: int, payload: AttendanceIn):
+    return {"changed": services.registrations_mark_attendance(
+        actor=request.auth, event_id=event_id, registration_ids=payload.registration_ids, attended=payload.attended)}
+
+
+@router.post("/events/{event_id}/registrations/{registration_id}/cancel", response={200: RegistrationOut,
+                                                                                   **WRITE_ERRORS},
+             summary="Cancel a registration", description="The first on the waiting list gets the seat.")
+def registration_cancel(request, event_id: int, registration_id: int):
+    registration = services.registration_cancel(actor=request.auth, registration_id=registration_id)
+    if registration.event_id != event_id:
+        raise NotFound("registration")
+    return registration
+
+
+@router.post("/events/{event_id}/follow-up", response={201: CampaignOut, **WRITE_ERRORS},
+             summary="Create the follow-up campaign",
+             description="A draft email campaign to the people who attended (or not), frozen into a segment.")
+def event_follow_up(request, event_id: int, payload: FollowUpIn):
+    return Status(201, services.event_follow_up(actor=request.auth, event_id=event_id, audience=payload.audience,
+                                                template_id=payload.template_id))
+
+
+# ======================================================================================
+# Materials
+# ======================================================================================
+class MaterialVersionOut(ModelSchema):
+    class Meta:
+        model = MaterialVersion
+        fields = ["number", "file_name", "size", "sha256", "note", "uploaded_at"]
+
+
+class MaterialOut(ModelSchema):
+    owner: UserRef | None
+    tags: list[str]
+    versions: list[MaterialVersionOut]
+
+    class Meta:
+        model = Material
+        fields = ["id", "title", "description", "language", "current_version", "created_at", "updated_at"]
+
+    @staticmethod
+    def resolve_tags(material) -> list[str]:
+        return sorted(tag.name for tag in material.tags.all())
+
+    @staticmethod
+    def resolve_versions(material) -> list:
+        return list(material.versions.order_by("-number"))
+
+
+class MaterialPatch(InputSchema):
+    title: str | None = model_field(Material, "title")
+    description: str | None = model_field(Material, "description")
+    language: str | None = model_field(Material, "language")
+    tags: list[str] | None = Field(None, description="Replaces the tags.")
+
+
+def _tag_list(text: str) -> list[str]:
+    return [item.strip() for item in (text or "").split(",") if item.strip()]
+
+
+@router.get("/materials", response={200: list[MaterialOut], **READ_ERRORS}, summary="Search materials",
+            description="`q` searches title, description and tags.")
+@paginate(ApiListPagination)
+def material_list(request, q: str = "", tag: str = ""):
+    return selectors.material_list(request.auth, query=q.strip(), tag=tag.strip())
+
+
+@router.post("/materials", response={201: MaterialOut, **WRITE_ERRORS}, summary="Add a material",
+             description="Multipart form: title, description, language, tags (comma-separated), note and file.")
+def material_create(request, title: str = Form(...), description: str = Form(""), language: str = Form(""),
+                    tags: str = Form(""), note: str = Form(""), file: UploadedFile = File(None)):
+    return Status(201, services.material_create(
+        actor=request.auth, data={"title": title, "description": description, "language": language,
+                                  "tags": _tag_list(tags)}, upload=file, note=note))
+
+
+@router.get("/materials/{material_id}", response={200: MaterialOut, **READ_ERRORS}, summary="Read a material")
+def material_detail(request, material_id: int):
+    return selectors.access_material_by_id(request.auth, material_id)
+
+
+@router.patch("/materials/{material_id}", response={200: MaterialOut, **WRITE_ERRORS}, summary="Change a material")
+def material_update(request, material_id: int, payload: MaterialPatch):
+    return services.material_update(actor=request.auth, material_id=material_id,
+                                    data=payload.dict(exclude_unset=True))
+
+
+@router.delete("/materials/{material_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a material")
+def material_delete(request, material_id: int):
+    services.material_delete(actor=request.auth, material_id=material_id)
+    return Status(204, None)
+
+
+@router.post("/materials/{material_id}/versions", response={201: MaterialVersionOut, **WRITE_ERRORS},
+             summary="Upload a new version")
+def material_add_version(request, material_id: int, note: str = Form(""), file: UploadedFile = File(None)):
+    return Status(201, services.material_add_version(actor=request.auth, material_id=material_id, upload=file,
+                                                     note=note))
+
+
+@router.get("/materials/{material_id}/versions/{number}/download", response={200: None, **READ_ERRORS},
+            summary="Download a version")
+def material_download(request, material_id: int, number: int):
+    from guanxi.marketing.views.materials import file_response
+
+    return file_response(services.material_version_for_download(actor=request.auth, material_id=material_id,
+                                                                 number=number))

@@ -10,6 +10,8 @@ about marketing.
 ``GUANXI_MARKETING_SMTP_CONNECTIONS`` SMTP connections a bulk send uses side by side.
 ``GUANXI_MARKETING_BATCH``           Recipients claimed (written ``handed_off``) per commit.
 ``GUANXI_MARKETING_RETRY_DELAYS``    Seconds before retrying a temporary SMTP failure, by attempt.
+``GUANXI_MARKETING_RETURN_ADDRESS``  JSON: the sender on envelopes and letters, e.g. {"company": "关系科技",
+                                     "province": "广东省", "city": "深圳市", "street": "…", "postcode": "518000"}
 ``GUANXI_MARKETING_LEASE_SECONDS``  A sending run silent this long is presumed dead and taken over.
 ``GUANXI_SMS_GATEWAY``               ``simulator`` (default) or ``twilio``.
 ``GUANXI_TWILIO_ACCOUNT_SID`` / ``GUANXI_TWILIO_AUTH_TOKEN`` / ``GUANXI_TWILIO_FROM`` / ``GUANXI_TWILIO_API_BASE``
@@ -71,3 +73,13 @@ def twilio() -> dict:
             "auth_token": _setting("GUANXI_TWILIO_AUTH_TOKEN", ""),
             "from_number": _setting("GUANXI_TWILIO_FROM", ""),
             "api_base": _setting("GUANXI_TWILIO_API_BASE", "")}
+
+
+def return_address() -> dict:
+    import json
+
+    try:
+        value = json.loads(_setting("GUANXI_MARKETING_RETURN_ADDRESS", "{}"))
+    except ValueError:
+        value = {}
+    return value if isinstance(value, dict) else {}

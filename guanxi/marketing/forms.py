@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from guanxi.core.forms import ServiceForm, model_field
-from guanxi.marketing.models import AbTest, Campaign, MessageTemplate, Segment, SegmentKind
+from guanxi.marketing.models import AbTest, Campaign, Event, Material, MessageTemplate, Segment, SegmentKind
 
 _RULE_POSITION = re.compile(r"^rules((?:\.\d+)*)$")
 
@@ -171,3 +171,48 @@ class AbTestForm(ServiceForm):
 
     def to_service_data(self) -> dict:
         return dict(self.cleaned_data)
+
+
+class MaterialForm(ServiceForm):
+    title = model_field(Material, "title")
+    description = model_field(Material, "description", widget=forms.Textarea(attrs={"rows": 3}))
+    language = model_field(Material, "language")
+    tags = forms.CharField(label=gettext_lazy("Tags"), required=False, max_length=300,
+                           help_text=gettext_lazy("Separate tags with commas."))
+    file = forms.FileField(label=gettext_lazy("File"))
+    note = forms.CharField(label=gettext_lazy("Note"), required=False, max_length=300)
+
+    def to_service_data(self) -> dict:
+        return {"title": self.cleaned_data["title"], "description": self.cleaned_data["description"],
+                "language": self.cleaned_data["language"],
+                "tags": [item.strip() for item in self.cleaned_data["tags"].split(",") if item.strip()]}
+
+
+class MaterialVersionForm(ServiceForm):
+    file = forms.FileField(label=gettext_lazy("New version"))
+    note = forms.CharField(label=gettext_lazy("What changed"), required=False, max_length=300)
+
+
+class EventForm(ServiceForm):
+    name = model_field(Event, "name")
+    slug = model_field(Event, "slug", required=False)
+    description = model_field(Event, "description", widget=forms.Textarea(attrs={"rows": 3}))
+    starts_at = forms.DateTimeField(label=gettext_lazy("Starts at"), widget=forms.DateTimeInput(
+        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+    ends_at = forms.DateTimeField(label=gettext_lazy("Ends at"), required=False, widget=forms.DateTimeInput(
+        attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"))
+    venue = model_field(Event, "venue")
+    address = model_field(Event, "address")
+    capacity = model_field(Event, "capacity")
+    registration_open = model_field(Event, "registration_open")
+    reminder_hours = model_field(Event, "reminder_hours")
+
+    def to_service_data(self) -> dict:
+        return dict(self.cleaned_data)
+
+
+class RegistrationForm(ServiceForm):
+    full_name = forms.CharField(label=gettext_lazy("Name"), max_length=200)
+    email = forms.EmailField(label=gettext_lazy("Email"))
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=40, required=False)
+    company = forms.CharField(label=gettext_lazy("Company"), max_length=200, required=False)

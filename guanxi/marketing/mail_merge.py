@@ -57,7 +57,7 @@ FIELDS: dict[str, tuple[str, ...] | None] = {
 TEMPLATE_PARTS = ("subject_en", "body_en", "subject_zh", "body_zh")
 
 
-def _format_date(value, language: str = "en") -> str:
+def format_date(value, language: str = "en") -> str:
     if value in (None, ""):
         return ""
     if isinstance(value, str):
@@ -72,17 +72,17 @@ def _format_date(value, language: str = "en") -> str:
     return f"{value.day} {value.strftime('%B')} {value.year}"
 
 
-def _format_datetime(value, language: str = "en") -> str:
+def format_datetime(value, language: str = "en") -> str:
     if value in (None, ""):
         return ""
     if isinstance(value, datetime.datetime) and timezone.is_aware(value):
         value = timezone.localtime(value)
     if not isinstance(value, datetime.datetime):
-        return _format_date(value, language)
-    return f"{_format_date(value, language)} {value:%H:%M}"
+        return format_date(value, language)
+    return f"{format_date(value, language)} {value:%H:%M}"
 
 
-def _format_money(value, currency: str = "") -> str:
+def format_money(value, currency: str = "") -> str:
     if value in (None, ""):
         return ""
     amount = Decimal(str(value)).quantize(Decimal("0.01"))
@@ -91,9 +91,9 @@ def _format_money(value, currency: str = "") -> str:
 
 def _environment(html: bool) -> SandboxedEnvironment:
     environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=html, keep_trailing_newline=True)
-    environment.filters["date"] = _format_date
-    environment.filters["datetime"] = _format_datetime
-    environment.filters["money"] = _format_money
+    environment.filters["date"] = format_date
+    environment.filters["datetime"] = format_datetime
+    environment.filters["money"] = format_money
     return environment
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
 from guanxi.jobs.registry import job_handler
 from guanxi.marketing import sending
 
@@ -19,3 +23,19 @@ def decide_ab_test(job, progress) -> dict:
 
     test = ab_test_decide(campaign_id=int(job.params["campaign_id"]))
     return {"winner": test.winner, "results": test.results}
+
+
+@job_handler("marketing.event_reminders")
+def event_reminders(job, progress) -> dict:
+    from guanxi.marketing.services.events import events_send_reminders
+
+    return {"sent": events_send_reminders()}
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def event_reminders_every_quarter_hour() -> None:
+    from guanxi.jobs.services import job_enqueue
+
+    now = timezone.localtime()
+    job_enqueue(actor=None, kind="marketing.event_reminders", title="Event reminders",
+                idempotency_key=f"marketing.event_reminders:{now:%Y-%m-%dT%H}:{now.minute // 15}")

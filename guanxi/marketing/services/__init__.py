@@ -20,3 +20,11 @@ from guanxi.marketing.services.campaigns import (  # noqa: F401
 from guanxi.marketing.services.responses import (  # noqa: F401
     bounce_process, campaign_response_record, contact_unsubscribe, suppression_remove, track_click, track_open,
 )
+from guanxi.marketing.services.campaigns import campaign_mark_mailed  # noqa: F401
+from guanxi.marketing.services.events import (  # noqa: F401
+    event_create, event_delete, event_follow_up, event_register, event_update, events_send_reminders,
+    registration_cancel, registrations_mark_attendance,
+)
+from guanxi.marketing.services.materials import (  # noqa: F401
+    material_add_version, material_create, material_delete, material_update, material_version_for_download,
+)

@@ -310,3 +310,15 @@ def call_list_entry_update(*, actor: User, campaign_id: int, entry_id: int, stat
         campaign_response_record(campaign_id=campaign.pk, contact_id=entry.contact_id, kind="called",
                                  detail=disposition, actor=actor)
     return entry
+
+
+@transaction.atomic
+def campaign_mark_mailed(*, actor: User, campaign_id: int) -> int:
+    """A direct-mail campaign's letters were posted: its recipients count as reached."""
+    campaign = selectors.access_campaign_by_id(actor, campaign_id, "change")
+    if campaign.channel != CampaignChannel.DIRECT_MAIL or campaign.status != CampaignStatus.RUNNING:
+        raise Conflict(_("Only a running direct-mail campaign is posted."))
+    posted = CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PENDING).update(
+        state=RecipientState.SENT, sent_at=timezone.now())
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=campaign, changes={"posted": [None, posted]})
+    return posted

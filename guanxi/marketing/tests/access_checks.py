@@ -127,5 +127,43 @@ class CampaignChecker(OwnedMarketingChecker):
         return {"name": "Matrix new", "channel": "email", "budget": "1000.00"}
 
 
+@register("marketing_event")
+class EventChecker(OwnedMarketingChecker):
+    path = "/api/v1/marketing/events"
+    model = models.Event
+
+    def make(self, label, owner):
+        return models.Event.objects.create(name=f"Matrix {label}", slug=f"matrix-{label}", starts_at=in_a_week(),
+                                           owner=owner)
+
+    def create_body(self):
+        return {"name": "Matrix new", "starts_at": in_a_week().isoformat(), "capacity": 50}
+
+
+@register("marketing_material")
+class MaterialChecker(OwnedMarketingChecker):
+    path = "/api/v1/marketing/materials"
+    model = models.Material
+    changed_field = "title"
+
+    def make(self, label, owner):
+        return models.Material.objects.create(title=f"Matrix {label}", owner=owner)
+
+    def check_create(self, scope: str) -> None:
+        """Materials are uploaded as multipart forms."""
+        from django.core.files.uploadedfile import SimpleUploadedFile
+
+        before = self.model.objects.count()
+        response = self.client.post(self.path, {"title": "Matrix new", "file": SimpleUploadedFile(
+            "brochure.pdf", b"%PDF-1.4 matrix", content_type="application/pdf")})
+        if scope == NONE:
+            assert response.status_code == 403, (self.describe("create"), response.content)
+            assert self.model.objects.count() == before, self.describe("create")
+            return
+        assert response.status_code == 201, (self.describe("create"), response.content)
+        created = self.model.objects.get(pk=response.json()["id"])
+        assert created.owner_id == self.world.actor.pk and created.current_version == 1, self.describe("create")
+
+
 def in_a_week() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(days=7)

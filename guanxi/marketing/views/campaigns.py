@@ -159,6 +159,7 @@ def campaign_action(request, campaign_id: int, action: str):
         "ab-test": lambda: _set_ab_test(request, campaign_id),
         "ab-test-remove": lambda: services.ab_test_remove(actor=user, campaign_id=campaign_id),
         "decide": lambda: services.ab_test_decide(actor=user, campaign_id=campaign_id),
+        "posted": lambda: services.campaign_mark_mailed(actor=user, campaign_id=campaign_id),
     }
     if action not in handlers:
         raise Http404(action)
@@ -178,7 +179,8 @@ def campaign_action(request, campaign_id: int, action: str):
         return redirect("marketing:campaign_list")
     done = {"launch": _("Campaign launched."), "cancel": _("Campaign cancelled."),
             "complete": _("Campaign completed."), "cost": _("Cost booked."), "ab-test": _("A/B test saved."),
-            "ab-test-remove": _("A/B test removed."), "decide": _("Winner chosen; sending to the rest.")}
+            "ab-test-remove": _("A/B test removed."), "decide": _("Winner chosen; sending to the rest."),
+            "posted": _("Letters marked as posted.")}
     messages.success(request, done[action])
     return redirect("marketing:campaign_detail", campaign_id)
 
