@@ -8,12 +8,13 @@ import datetime
 from typing import Any
 
 from ninja import Field, Router, Schema, Status
+from ninja.pagination import paginate
 
 from guanxi.analytics.selectors import scores as score_selectors
 from guanxi.analytics.selectors.warehouse import warehouse_status
 from guanxi.analytics.services import scoring as scoring_services
 from guanxi.analytics.services import warehouse as warehouse_services
-from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, InputSchema
+from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema
 
 router = Router(tags=["analytics"])
 
@@ -117,6 +118,8 @@ class ScoringIn(InputSchema):
             summary="A customer's scores",
             description="RFM, value tier and its history, lifetime value and churn risk with reasons.")
 def customer_scores(request, contact_id: int):
+    from guanxi.analytics.views.churn import labelled_reasons
+
     found = score_selectors.customer_scores(request.auth, contact_id)
     score = found.score
     message = ""
@@ -131,7 +134,7 @@ def customer_scores(request, contact_id: int):
         "monetary": float(score.monetary) if score else None,
         "lifetime_value": float(score.lifetime_value) if score and score.lifetime_value is not None else None,
         "value_tier": score.value_tier if score else "",
-        "churn_reasons": score.churn_reasons if score else [],
+        "churn_reasons": labelled_reasons(score.churn_reasons) if score else [],
         "tier_history": found.tier_changes, "lifetime_value_message": message,
     }
 
@@ -148,3 +151,70 @@ def rfm_compute(request, payload: ScoringIn):
                          "history the run's status and message say so and nothing is written.")
 def lifetime_value_compute(request, payload: ScoringIn):
     return scoring_services.lifetime_values_compute(actor=request.auth, reference_date=payload.reference_date)
+
+
+# ======================================================================================
+# Churn
+# ======================================================================================
+class ChurnModelOut(Schema):
+    id: int
+    trained_at: datetime.datetime
+    algorithm: str = Field(description="logistic_regression or gradient_boosting, chosen by cross-validation.")
+    cross_validation: dict[str, dict[str, float]]
+    auc: float = Field(description="ROC AUC on customers held out of training.")
+    brier_score: float
+    calibration: list[dict[str, float]] = Field(description="Reliability table by risk band.")
+    importances: list[tuple[str, float]] = Field(description="Permutation importance of each feature.")
+    customers: int
+    churn_rate: float
+    horizon_days: int
+    cutoff_date: datetime.date | None
+
+
+class ChurnCardOut(Schema):
+    model: ChurnModelOut | None
+    message: str = Field(description="Why there is no (new) model, when training could not run.")
+
+
+class RetentionEntryOut(Schema):
+    contact_id: int
+    full_name: str
+    churn_risk: float
+    reasons: list[ChurnReasonOut]
+
+    @staticmethod
+    def resolve_full_name(entry) -> str:
+        return entry.contact.full_name
+
+    @staticmethod
+    def resolve_reasons(entry) -> list[dict]:
+        from guanxi.analytics.views.churn import labelled_reasons
+
+        return labelled_reasons(entry.reasons)
+
+
+@router.get("/churn-model", response={200: ChurnCardOut, **READ_ERRORS}, summary="The churn model card")
+def churn_model_card(request):
+    from guanxi.analytics.selectors.churn import churn_model_card as card_selector
+
+    card = card_selector(request.auth)
+    message = card.training_run.message if card.training_run and card.training_run.status != "succeeded" else ""
+    return {"model": card.model, "message": message}
+
+
+@router.post("/churn-model/train", response={202: JobRef, **WRITE_ERRORS}, summary="Train the churn model",
+             description="Refreshes the warehouse and trains in a background job.")
+def churn_model_train(request):
+    from guanxi.analytics.services.churn import churn_model_train_enqueue
+
+    return Status(202, churn_model_train_enqueue(actor=request.auth))
+
+
+@router.get("/retention-list", response={200: list[RetentionEntryOut], **READ_ERRORS},
+            summary="Customers at risk of churning", description="The retention list, riskiest first, with "
+                                                               "the reasons; only customers you may see.")
+@paginate(ApiListPagination)
+def retention_list(request):
+    from guanxi.analytics.selectors.churn import retention_list as retention_selector
+
+    return retention_selector(request.auth)

@@ -3,7 +3,8 @@
 - every hour (minute 7): an incremental warehouse refresh;
 - every Sunday at 02:30: a full rebuild (it also picks up edits to append-only logs and
   exchange-rate changes, which the incremental refresh does not look for);
-- every day at 03:30: a refresh, then RFM tiers and lifetime values.
+- every day at 03:30: a refresh, then RFM tiers, lifetime values and churn risk (the churn
+  model is retrained when it is a week old).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from huey.contrib.djhuey import db_periodic_task
 from django.utils import timezone
 
 from guanxi.analytics.warehouse.schema import TABLES
+from guanxi.analytics.services import churn as churn_services
 from guanxi.analytics.services import scoring as scoring_services
 from guanxi.analytics.services import warehouse as warehouse_services
 from guanxi.jobs.registry import job_handler
@@ -57,7 +59,8 @@ def score_customers(job, progress) -> dict:
         progress.update(0, message="warehouse")
         warehouse_services.warehouse_refresh(actor=None)
         progress.advance()
-    runners = {"rfm": scoring_services.rfm_scores_compute, "clv": scoring_services.lifetime_values_compute}
+    runners = {"rfm": scoring_services.rfm_scores_compute, "clv": scoring_services.lifetime_values_compute,
+               "churn": churn_services.churn_scores_compute}
     for kind in kinds:
         progress.update(progress.job.progress, message=kind)
         run = runners[kind](actor=actor)
@@ -71,3 +74,12 @@ def score_customers(job, progress) -> dict:
 def score_customers_daily() -> None:
     day = timezone.localdate().isoformat()
     scoring_services.scoring_enqueue(actor=None, idempotency_key=f"{scoring_services.SCORING_JOB}:{day}")
+
+
+@job_handler(churn_services.TRAIN_JOB)
+def train_churn_model(job, progress) -> dict:
+    progress.set_total(2)
+    warehouse_services.warehouse_refresh(actor=None)
+    progress.advance(message="training")
+    run = churn_services.churn_model_train(actor=job.created_by)
+    return {"status": run.status, "message": run.message, "model_id": run.parameters.get("model_id")}

@@ -272,7 +272,7 @@ def _write_lifetime_values(computed: dict[int, tuple]) -> int:
 # In the background
 # ======================================================================================
 SCORING_JOB = "analytics.score_customers"
-SCORING_KINDS = ("rfm", "clv")
+SCORING_KINDS = ("rfm", "clv", "churn")
 
 
 def scoring_enqueue(*, actor: User | None, kinds: tuple[str, ...] = SCORING_KINDS, refresh_first: bool = True,

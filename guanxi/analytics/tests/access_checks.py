@@ -1,6 +1,7 @@
 """Access-matrix checkers for the analytics objects (see ``guanxi/core/tests/access_checks.py``).
 
 - ``warehouse``: its state (view) and refreshing it (change) — all or nothing.
+- ``churn_model``: the model card and training — all or nothing.
 - ``customer_score``: a customer's scores follow the customer: whoever may open the contact
   may read its scores, so the record scopes are those of the contact; recomputing scores
   (change) is all or nothing.
@@ -60,3 +61,34 @@ class CustomerScoreChecker(ObjectChecker):
             return
         assert response.status_code == 200, (self.describe("change"), response.content)
         assert runs.get().status == "succeeded", self.describe("change")
+
+
+@register("churn_model")
+class ChurnModelChecker(ObjectChecker):
+    """The model card is one for the whole base (all or nothing); its retention list shows
+    only the customers the reader may see (tested in test_churn_model)."""
+
+    path = "/api/v1/analytics/churn-model"
+
+    def check_view(self, scope: str) -> None:
+        self.require_all_or_none(scope, "there is one model for the whole customer base")
+        response = self.get(self.path)
+        listing = self.get("/api/v1/analytics/retention-list")
+        if scope == NONE:
+            assert (response.status_code, listing.status_code) == (403, 403), self.describe("view")
+            return
+        assert (response.status_code, listing.status_code) == (200, 200), (self.describe("view"), response.content)
+        assert response.json()["model"] is None, self.describe("view")
+
+    def check_change(self, scope: str) -> None:
+        self.require_all_or_none(scope, "there is one model for the whole customer base")
+        response = self.post(f"{self.path}/train", {})
+        jobs = Job.objects.filter(kind="analytics.train_churn_model", created_by=self.world.actor)
+        if scope == NONE:
+            assert response.status_code == 403 and not jobs.exists(), self.describe("change")
+            return
+        assert response.status_code == 202, (self.describe("change"), response.content)
+        job = jobs.get()
+        # an empty world is too little history: the job succeeds and says so
+        assert job.state == JobState.SUCCEEDED and job.result["status"] == "too_little_history", \
+            (self.describe("change"), job.error, job.result)

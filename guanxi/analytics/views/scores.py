@@ -30,8 +30,10 @@ def contact_value_panel(request, contact) -> dict | None:
     clv_message = ""
     if (score is None or score.lifetime_value is None) and clv_run is not None and clv_run.status != RunStatus.SUCCEEDED:
         clv_message = clv_run.message
+    from guanxi.analytics.views.churn import labelled_reasons
+
     return {"found": found, "score": score, "recency_days": found.recency_days, "clv_message": clv_message,
-            "reasons": score.churn_reasons[:3] if score else []}
+            "reasons": labelled_reasons(score.churn_reasons[:3]) if score else []}
 
 
 def _quarter_window(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime, datetime.date]:
