@@ -16,11 +16,14 @@ class MarketingConfig(AppConfig):
         from guanxi.marketing import tasks  # noqa: F401  (registers the job handlers)
 
         from guanxi.core import record_panels
+        from guanxi.core.demo import demo_data_loaded
+        from guanxi.marketing.demo import load_marketing_demo_data
 
         navigation.register(navigation.NavEntry("marketing", _("Marketing"), "marketing:home", "campaign", 50))
         record_panels.register(record_panels.Panel(
             "marketing-history", "contact", "marketing/panels/contact_marketing.html",
             "guanxi.marketing.views.panels.contact_marketing_panel", order=40))
+        demo_data_loaded.connect(load_marketing_demo_data, dispatch_uid="guanxi.marketing.demo")
         if sales_installed():
             from guanxi.marketing.lead_scoring import record_engagement
             from guanxi.marketing.signals import marketing_engagement
