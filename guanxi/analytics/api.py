@@ -218,3 +218,88 @@ def retention_list(request):
     from guanxi.analytics.selectors.churn import retention_list as retention_selector
 
     return retention_selector(request.auth)
+
+
+# ======================================================================================
+# Built-in analyses
+# ======================================================================================
+class AnalysisRef(Schema):
+    key: str
+    section: str
+    title: str
+    question: str
+
+
+class ColumnOut(Schema):
+    key: str
+    label: str
+    kind: str = Field(description="text, integer, number, money, percent, date, contact or account.")
+
+
+class TableOut(Schema):
+    title: str
+    columns: list[ColumnOut]
+    rows: list[dict[str, Any]]
+
+
+class AnalysisOut(Schema):
+    key: str
+    title: str
+    question: str
+    parameters: dict[str, Any] = Field(description="The parameters used, defaults filled in.")
+    columns: list[ColumnOut]
+    rows: list[dict[str, Any]]
+    kpis: list[tuple[str, str]]
+    notes: list[str]
+    truncated: bool
+    tables: list[TableOut]
+    chart: dict[str, Any] | None
+
+
+def _json_cells(rows: list[dict]) -> list[dict]:
+    from guanxi.analytics.charts import _plain
+
+    return [{key: value if isinstance(value, dict) else _plain(value) for key, value in row.items()} for row in rows]
+
+
+@router.get("/analyses", response={200: list[AnalysisRef], **READ_ERRORS}, summary="List the built-in analyses")
+def analysis_list(request):
+    from guanxi.analytics.selectors.analyses import analysis_sections
+
+    return [{"key": analysis.key, "section": analysis.section, "title": str(analysis.title),
+             "question": str(analysis.question)}
+            for _title, analyses in analysis_sections(request.auth) for analysis in analyses]
+
+
+@router.get("/analyses/{key}", response={200: AnalysisOut, **READ_ERRORS}, summary="Run a built-in analysis",
+            description="Parameters are the analysis's form fields as query parameters (e.g. `months=12&by=age`). "
+                        "Counts only customers and accounts you may see.")
+def analysis_run(request, key: str):
+    from guanxi.analytics.selectors.analyses import run_analysis_or_raise
+
+    answer = run_analysis_or_raise(request.auth, key, request.GET)
+    result = answer.result
+    return {"key": key, "title": str(answer.analysis.title), "question": str(answer.analysis.question),
+            "parameters": {name: value if isinstance(value, (int, float, str, type(None))) else str(value)
+                           for name, value in answer.form.cleaned_data.items()},
+            "columns": [{"key": column.key, "label": str(column.label), "kind": column.kind}
+                        for column in result.columns],
+            "rows": _json_cells(result.rows), "kpis": [(str(label), str(value)) for label, value in result.kpis],
+            "notes": [str(note) for note in result.notes], "truncated": result.truncated,
+            "tables": [{"title": str(table.title), "rows": _json_cells(table.rows),
+                        "columns": [{"key": column.key, "label": str(column.label), "kind": column.kind}
+                                    for column in table.columns]} for table in result.tables],
+            "chart": result.chart}
+
+
+@router.get("/analyses/{key}/export", response={200: None, **READ_ERRORS}, summary="Export an analysis",
+            description="`format` is csv, xlsx or pdf; the other query parameters are the analysis's.")
+def analysis_export(request, key: str, format: str = "csv"):  # noqa: A002  (the parameter's public name)
+    from django.http import HttpResponse
+
+    from guanxi.analytics.services.exports import analysis_export as export_service
+
+    exported = export_service(actor=request.auth, key=key, data=request.GET, export_format=format)
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{exported.file_name}"'
+    return response

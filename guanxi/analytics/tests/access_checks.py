@@ -2,6 +2,7 @@
 
 - ``warehouse``: its state (view) and refreshing it (change) — all or nothing.
 - ``churn_model``: the model card and training — all or nothing.
+- ``analysis``: the built-in analyses — all or nothing; what they count follows the contacts.
 - ``customer_score``: a customer's scores follow the customer: whoever may open the contact
   may read its scores, so the record scopes are those of the contact; recomputing scores
   (change) is all or nothing.
@@ -92,3 +93,46 @@ class ChurnModelChecker(ObjectChecker):
         # an empty world is too little history: the job succeeds and says so
         assert job.state == JobState.SUCCEEDED and job.result["status"] == "too_little_history", \
             (self.describe("change"), job.error, job.result)
+
+
+@register("analysis")
+class AnalysisChecker(ObjectChecker):
+    """Analyses are for a role or not (all or nothing); what they count follows the reader's
+    contact scope for view (and export scope for export): the world's four customers each
+    bought once, and the analysis counts exactly the customers the reader may see."""
+
+    def _customers_counted(self, response) -> int:
+        return sum(row["customers"] for row in response.json()["rows"])
+
+    def _world_with_purchases(self) -> None:
+        from guanxi.analytics.tests import purchase_history as history
+
+        plan = history.product("MATRIX-PLAN", "Plan")
+        for contact in self.world.contacts.values():
+            history.order(contact, [(plan, 1, "10.00")], at="2025-01-15 10:00")
+        warehouse_refresh(actor=None)
+
+    def check_view(self, scope: str) -> None:
+        self.require_all_or_none(scope, "record scopes come from the contacts")
+        self._world_with_purchases()
+        response = self.get("/api/v1/analytics/analyses/value-by-segment", by="tier", months=120)
+        if scope == NONE:
+            assert response.status_code == 403, self.describe("view")
+            return
+        assert response.status_code == 200, (self.describe("view"), response.content)
+        contact_scope = self.matrix.get((self.world.role, "contact", "view"), NONE)
+        assert self._customers_counted(response) == len(REACH[contact_scope]), self.describe("view")
+
+    def check_export(self, scope: str) -> None:
+        self.require_all_or_none(scope, "record scopes come from the contacts")
+        self._world_with_purchases()
+        response = self.get("/api/v1/analytics/analyses/value-by-segment/export", format="csv", by="tier",
+                            months=120)
+        if scope == NONE:
+            assert response.status_code == 403, self.describe("export")
+            return
+        assert response.status_code == 200, (self.describe("export"), response.content)
+        rows = response.content.decode("utf-8-sig").splitlines()[1:]
+        counted = sum(int(line.split(",")[1]) for line in rows)
+        contact_scope = self.matrix.get((self.world.role, "contact", "export"), NONE)
+        assert counted == len(REACH[contact_scope]), self.describe("export")
