@@ -110,9 +110,12 @@ def test_real_worker_consumes_the_sqlite_queue(admin_user):
         assert Job.objects.get(pk=job.pk).state == JobState.QUEUED  # nothing ran it inline
         assert HUEY.pending_count() == 1
         runner.start_inprocess_worker(workers=1)
+        # Wait in memory, not by polling the table: SQLite's shared-cache test database
+        # refuses a writer while another connection reads (no busy timeout applies).
         deadline = time.monotonic() + 20
-        while Job.objects.get(pk=job.pk).state != JobState.SUCCEEDED and time.monotonic() < deadline:
+        while job.pk not in CALLS and time.monotonic() < deadline:
             time.sleep(0.1)
+        runner.stop_inprocess_worker()  # graceful: lets the worker record the result first
         job.refresh_from_db()
         assert job.state == JobState.SUCCEEDED and job.result == {"counted": 2}
         assert HUEY.pending_count() == 0
