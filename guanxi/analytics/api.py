@@ -303,3 +303,245 @@ def analysis_export(request, key: str, format: str = "csv"):  # noqa: A002  (the
     response = HttpResponse(exported.content, content_type=exported.content_type)
     response["Content-Disposition"] = f'attachment; filename="{exported.file_name}"'
     return response
+
+
+# ======================================================================================
+# Reports
+# ======================================================================================
+class TeamRef(Schema):
+    id: int
+    name: str
+
+
+class OwnerRef(Schema):
+    id: int
+    username: str
+
+
+class ReportOut(Schema):
+    id: int
+    name: str
+    description: str
+    source: str = Field(description="The object counted, e.g. order_lines; see /analytics/report-objects.")
+    definition: dict[str, Any] = Field(description="group_by, measures, filters, sort and limit.")
+    chart_type: str
+    owner: OwnerRef | None
+    shared_with_team: TeamRef | None
+    on_dashboard: bool
+    version: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+
+
+class ReportIn(InputSchema):
+    name: str = Field(max_length=200)
+    description: str = ""
+    source: str
+    definition: dict[str, Any]
+    chart_type: str = "bar"
+    shared_with_team_id: int | None = None
+    on_dashboard: bool = False
+
+
+class ReportPatch(InputSchema):
+    name: str | None = Field(None, max_length=200)
+    description: str | None = None
+    definition: dict[str, Any] | None = None
+    chart_type: str | None = None
+    shared_with_team_id: int | None = None
+    on_dashboard: bool | None = None
+    version: int | None = Field(None, description="The version you edited; a newer one answers 409.")
+
+
+class ReportResultOut(Schema):
+    report: ReportOut
+    columns: list[ColumnOut]
+    rows: list[dict[str, Any]]
+    truncated: bool
+    scanned: int = Field(description="Rows read to compute the report.")
+
+
+class ScheduleIn(InputSchema):
+    frequency: str = Field("weekly", description="daily, weekly or monthly (sent at 07:00).")
+    export_format: str = Field("pdf", description="csv, xlsx or pdf.")
+    recipients: list[str] = Field(description="E-mail addresses.")
+
+
+class ScheduleOut(Schema):
+    id: int
+    frequency: str
+    export_format: str
+    recipients: list[str]
+    next_run_at: datetime.datetime
+    last_run_at: datetime.datetime | None
+    last_error: str
+
+
+def _too_large(error) -> Exception:
+    from django.utils.translation import gettext as translate
+
+    from guanxi.core.errors import Conflict
+
+    return Conflict(translate("The report would read %(rows)d rows, more than %(limit)d; narrow its filters or run "
+                              "it in the background (POST …/runs).") % {"rows": error.scanned, "limit": error.limit})
+
+
+@router.get("/report-objects", response={200: list[dict[str, Any]], **READ_ERRORS},
+            summary="What reports can count", description="Each object with its groupings, measures (with their "
+                                                          "aggregates) and filters (with their operators).")
+def report_objects(request):
+    from guanxi.analytics import report_builder
+    from guanxi.analytics.selectors.reports import visible_reports
+
+    visible_reports(request.auth)  # the right to view reports
+    return [{"key": source.key, "label": str(source.label),
+             "group_by": [{"key": item.key, "label": str(item.label)} for item in source.dimensions],
+             "measures": [{"key": item.key, "label": str(item.label), "aggregates": list(item.aggregates)}
+                          for item in source.measures],
+             "filters": [{"key": item.key, "label": str(item.label), "type": item.type,
+                          "operators": list(report_builder.OPERATORS[item.type])} for item in source.filters]}
+            for source in report_builder.available_sources()]
+
+
+@router.get("/reports", response={200: list[ReportOut], **READ_ERRORS}, summary="List saved reports",
+            description="Your reports, those shared with your team, and those your role sees.")
+@paginate(ApiListPagination)
+def report_list(request, q: str = ""):
+    from guanxi.analytics.selectors.reports import report_list as report_list_selector
+
+    return report_list_selector(request.auth, query=q)
+
+
+@router.post("/reports", response={201: ReportOut, **WRITE_ERRORS}, summary="Save a report")
+def report_create(request, payload: ReportIn):
+    from guanxi.analytics.services.reports import report_create as create
+
+    return Status(201, create(actor=request.auth, data=payload.dict()))
+
+
+@router.get("/reports/{report_id}", response={200: ReportResultOut, **WRITE_ERRORS}, summary="Run a saved report",
+            description="Counts only the records you may see. A report that would read too much answers 409.")
+def report_run(request, report_id: int):
+    from guanxi.analytics import report_builder
+    from guanxi.analytics.selectors.reports import run_saved_report
+
+    try:
+        report, _checked, result = run_saved_report(request.auth, report_id)
+    except report_builder.ReportTooLarge as error:
+        raise _too_large(error) from error
+    return {"report": report, "rows": _json_cells(result.rows), "truncated": result.truncated,
+            "scanned": result.scanned,
+            "columns": [{"key": column.key, "label": str(column.label), "kind": column.kind}
+                        for column in result.columns]}
+
+
+@router.patch("/reports/{report_id}", response={200: ReportOut, **WRITE_ERRORS}, summary="Change a report",
+              description="Also shares it (shared_with_team_id) or stops sharing (null).")
+def report_update(request, report_id: int, payload: ReportPatch):
+    from guanxi.analytics.services.reports import report_update as update
+
+    data = payload.dict(exclude_unset=True)
+    version = data.pop("version", None)
+    return update(actor=request.auth, report_id=report_id, data=data, expected_version=version)
+
+
+@router.delete("/reports/{report_id}", response={204: None, **WRITE_ERRORS}, summary="Delete a report")
+def report_delete(request, report_id: int):
+    from guanxi.analytics.services.reports import report_delete as delete
+
+    delete(actor=request.auth, report_id=report_id)
+    return Status(204, None)
+
+
+@router.get("/reports/{report_id}/export", response={200: None, **WRITE_ERRORS}, summary="Export a report",
+            description="`format`: csv, xlsx or pdf. A report too large for a direct answer answers 409; export "
+                        "it in the background with POST …/export-jobs.")
+def report_export(request, report_id: int, format: str = "csv"):  # noqa: A002
+    from django.http import HttpResponse
+
+    from guanxi.analytics import report_builder
+    from guanxi.analytics.services.reports import report_export as export
+
+    try:
+        exported = export(actor=request.auth, report_id=report_id, export_format=format)
+    except report_builder.ReportTooLarge as error:
+        raise _too_large(error) from error
+    response = HttpResponse(exported.content, content_type=exported.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{exported.file_name}"'
+    return response
+
+
+class ExportJobIn(InputSchema):
+    format: str = Field("csv", description="csv, xlsx or pdf.")
+
+
+@router.post("/reports/{report_id}/export-jobs", response={202: JobRef, **WRITE_ERRORS},
+             summary="Export a report in the background")
+def report_export_job(request, report_id: int, payload: ExportJobIn):
+    from guanxi.analytics.services.reports import report_export_enqueue
+
+    return Status(202, report_export_enqueue(actor=request.auth, report_id=report_id, export_format=payload.format))
+
+
+@router.post("/reports/{report_id}/runs", response={202: JobRef, **WRITE_ERRORS},
+             summary="Run a report in the background", description="The job's result holds the rows.")
+def report_run_job(request, report_id: int):
+    from guanxi.analytics.services.reports import report_run_enqueue
+
+    return Status(202, report_run_enqueue(actor=request.auth, report_id=report_id))
+
+
+@router.post("/reports/{report_id}/schedules", response={201: ScheduleOut, **WRITE_ERRORS},
+             summary="E-mail a report on a schedule")
+def report_schedule_create(request, report_id: int, payload: ScheduleIn):
+    from guanxi.analytics.services.reports import report_schedule_create as create
+
+    return Status(201, create(actor=request.auth, report_id=report_id, data=payload.dict()))
+
+
+@router.delete("/reports/{report_id}/schedules/{schedule_id}", response={204: None, **WRITE_ERRORS},
+               summary="Stop e-mailing a report")
+def report_schedule_delete(request, report_id: int, schedule_id: int):
+    from guanxi.analytics.services.reports import report_schedule_delete as delete
+
+    delete(actor=request.auth, schedule_id=schedule_id)
+    return Status(204, None)
+
+
+# ======================================================================================
+# Dashboard
+# ======================================================================================
+class WidgetOut(Schema):
+    key: str
+    title: str
+    kpis: list[tuple[str, str]]
+    chart: dict[str, Any] | None
+
+
+class PinnedReportOut(Schema):
+    id: int
+    name: str
+    chart: dict[str, Any] | None
+    message: str
+
+
+class DashboardOut(Schema):
+    role: str
+    warehouse_missing: bool
+    kpis: list[tuple[str, str]]
+    widgets: list[WidgetOut]
+    reports: list[PinnedReportOut]
+
+
+@router.get("/dashboard", response={200: DashboardOut, **READ_ERRORS}, summary="Your role's dashboard")
+def dashboard(request):
+    from guanxi.analytics.selectors.dashboards import dashboard_for
+
+    board = dashboard_for(request.auth)
+    return {"role": board.role, "warehouse_missing": board.warehouse_missing,
+            "kpis": [(str(label), value) for label, value in board.kpis],
+            "widgets": [{"key": widget.key, "title": widget.title, "chart": widget.result.chart,
+                         "kpis": [(str(label), str(value)) for label, value in widget.result.kpis]}
+                        for widget in board.widgets],
+            "reports": [{"id": pinned.report.pk, "name": pinned.report.name, "chart": pinned.chart,
+                         "message": str(pinned.message)} for pinned in board.reports]}

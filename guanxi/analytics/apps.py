@@ -15,8 +15,8 @@ class AnalyticsConfig(AppConfig):
         from guanxi.analytics import tasks  # noqa: F401  (job handlers and periodic jobs)
         from guanxi.core import record_panels
 
-        navigation.register(navigation.NavEntry("analytics", _("Analytics"), "analytics:customer_value",
-                                                "customer_score", order=70))
+        navigation.register(navigation.NavEntry("analytics", _("Analytics"), "analytics:dashboard", "dashboard",
+                                                order=70))
         record_panels.register(record_panels.Panel("customer-value", "contact", "analytics/panels/customer_value.html",
                                                    "guanxi.analytics.views.scores.contact_value_panel", order=30))
 

@@ -4,7 +4,8 @@
 - every Sunday at 02:30: a full rebuild (it also picks up edits to append-only logs and
   exchange-rate changes, which the incremental refresh does not look for);
 - every day at 03:30: a refresh, then RFM tiers, lifetime values and churn risk (the churn
-  model is retrained when it is a week old).
+  model is retrained when it is a week old);
+- every 15 minutes: e-mail the scheduled reports that are due.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from guanxi.analytics.warehouse.schema import TABLES
 from guanxi.analytics.services import churn as churn_services
+from guanxi.analytics.services import reports as report_services
 from guanxi.analytics.services import scoring as scoring_services
 from guanxi.analytics.services import warehouse as warehouse_services
 from guanxi.jobs.registry import job_handler
@@ -83,3 +85,40 @@ def train_churn_model(job, progress) -> dict:
     progress.advance(message="training")
     run = churn_services.churn_model_train(actor=job.created_by)
     return {"status": run.status, "message": run.message, "model_id": run.parameters.get("model_id")}
+
+
+# ======================================================================================
+# Reports
+# ======================================================================================
+@job_handler(report_services.RUN_JOB)
+def run_report(job, progress) -> dict:
+    from guanxi.analytics.charts import _plain
+    from guanxi.analytics.selectors.reports import run_saved_report
+
+    progress.set_total(2, message="reading")
+    report, _checked, result = run_saved_report(job.created_by, job.params["report_id"], allow_large=True)
+    progress.advance(message="done")
+    return {"report": {"columns": [[column.key, column.label, column.kind] for column in result.columns],
+                       "rows": [{key: _plain(value) for key, value in row.items()} for row in result.rows],
+                       "truncated": result.truncated, "scanned": result.scanned, "report_id": report.pk}}
+
+
+@job_handler(report_services.EXPORT_JOB)
+def export_report(job, progress) -> dict:
+    progress.set_total(2, message="reading")
+    exported = report_services.report_export(actor=job.created_by, report_id=job.params["report_id"],
+                                             export_format=job.params["format"], allow_large=True)
+    path = report_services.export_folder() / f"job-{job.pk}.{job.params['format']}"
+    path.write_bytes(exported.content)
+    progress.advance(message="written")
+    return {"file_name": exported.file_name, "content_type": exported.content_type, "rows": exported.rows}
+
+
+@job_handler(report_services.SEND_JOB)
+def send_scheduled_report(job, progress) -> dict:
+    return report_services.scheduled_report_send(schedule_id=job.params["schedule_id"])
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def send_due_reports() -> None:
+    report_services.scheduled_reports_send_due()

@@ -213,8 +213,9 @@ class ServiceOverview(Analysis):
              GROUP BY date_trunc('month', k.created_at) ORDER BY date_trunc('month', k.created_at)""",
                               [since, *scope_params])
         table = [{"month": month_label(row["month"]), "cases": row["cases"], "resolved": row["resolved"],
-                  "breach_rate": ratio(row["breached"], row["cases"]), "resolution_hours": row["resolution_hours"],
-                  "csat": row["csat"],
+                  "breach_rate": ratio(row["breached"], row["cases"]),
+                  "resolution_hours": None if row["resolution_hours"] is None else number(row["resolution_hours"]),
+                  "csat": None if row["csat"] is None else number(row["csat"]),
                   "nps": (100 * (row["promoters"] - row["detractors"]) / row["nps_answers"]) if row["nps_answers"]
                   else None} for row in months]
         categories = context.rows(f"""
@@ -302,7 +303,7 @@ class ContactCenterOverview(Analysis):
         names = _user_names(row["agent_id"] for row in agents)
         labels = dict(Channel.choices)
         table = [{"month": month_label(row["month"]), "contacts": row["contacts"], "inbound": row["inbound"],
-                  "outbound": row["outbound"], "handle_minutes": (row["handle_seconds"] or 0) / 60.0}
+                  "outbound": row["outbound"], "handle_minutes": number(row["handle_seconds"]) / 60.0}
                  for row in months]
         busiest = max(hours, key=lambda row: row["contacts"], default=None)
         return AnalysisResult(
@@ -319,7 +320,7 @@ class ContactCenterOverview(Analysis):
                          [ResultColumn("agent", _("Agent")), ResultColumn("contacts", _("Contacts"), "integer"),
                           ResultColumn("handle_minutes", _("Average handling (minutes)"), "number")],
                          [{"agent": names.get(row["agent_id"], "—"), "contacts": row["contacts"],
-                           "handle_minutes": (row["handle_seconds"] or 0) / 60.0} for row in agents]),
+                           "handle_minutes": number(row["handle_seconds"]) / 60.0} for row in agents]),
                 SubTable(_("By channel"),
                          [ResultColumn("channel", _("Channel")), ResultColumn("contacts", _("Contacts"), "integer")],
                          [{"channel": str(labels.get(row["channel"], row["channel"])), "contacts": row["contacts"]}

@@ -72,7 +72,9 @@ def test_the_model_is_chosen_by_cross_validation_and_gets_a_model_card(warehouse
     assert run.status == RunStatus.SUCCEEDED, run.message
     model = ChurnModel.objects.get(pk=run.parameters["model_id"])
     assert set(model.cross_validation) == {"logistic_regression", "gradient_boosting"}
-    best = max(model.cross_validation, key=lambda name: model.cross_validation[name]["mean_auc"])
+    # the better mean AUC wins; on a tie the simpler, more readable logistic regression
+    best = max(model.cross_validation, key=lambda name: (model.cross_validation[name]["mean_auc"],
+                                                         name == "logistic_regression"))
     assert model.algorithm == best
     assert model.auc > 0.75 and 0 <= model.brier_score < 0.25
     assert model.customers == 90 and 0.3 < model.churn_rate < 0.7
