@@ -29,7 +29,6 @@ from typing import Any, Iterable
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -345,11 +344,15 @@ class MessageRenderer:
         return RenderedMessage(language=language, subject=subject, body=body, text=text)
 
 
+_BREAKS = re.compile(r"(?i)<br\s*/?>|</p>|</div>|</h[1-6]>|</li>|</tr>")
+_LINKS = re.compile(r'(?is)<a\s[^>]*?href="([^"]+)"[^>]*>(.*?)</a>')
+_TAGS = re.compile(r"(?s)<!--.*?-->|<[^>]*>")
+
+
 def _html_to_text(html: str) -> str:
-    with_breaks = re.sub(r"(?i)<br\s*/?>|</p>|</div>|</h[1-6]>|</li>", "\n", html)
-    with_links = re.sub(r'(?is)<a\s[^>]*href="([^"]+)"[^>]*>(.*?)</a>', r"\2 (\1)", with_breaks)
-    text = strip_tags(with_links)
-    lines = [" ".join(line.split()) for line in html_module.unescape(text).splitlines()]
+    """The plain-text part of an email: line breaks where blocks end, links as "text (url)"."""
+    text = _TAGS.sub("", _LINKS.sub(r"\2 (\1)", _BREAKS.sub("\n", html)))
+    lines = (" ".join(line.split()) for line in html_module.unescape(text).splitlines())
     return "\n".join(line for line in lines if line).strip() + "\n"
 
 

@@ -304,3 +304,39 @@ def test_kill_minus_nine_mid_send_then_resume(smtp_sink):
     assert set(counts) | by_state["unconfirmed"] == {f"p{index:02d}@example.cn" for index in range(60)}, \
         "a gap that is not reported"
     assert len(by_state["unconfirmed"]) <= 4, "more than the batch in flight was left unconfirmed"
+
+
+def test_a_server_without_pipelining_gets_the_commands_one_by_one(launched, settings):
+    from guanxi.marketing.tests.smtp_sink import SmtpSink
+
+    with SmtpSink(pipelining=False) as plain_server:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", plain_server.port
+        plain_server.refuse("c03@example.cn", "550 5.1.1 No such user here")
+        report = sending.campaign_send(launched.pk)
+        assert (report.sent, report.failed) == (PEOPLE - 1, 1)
+        assert len(received_addresses(plain_server)) == PEOPLE - 1
+        assert CampaignRecipient.objects.get(address="c03@example.cn").last_error == "550 5.1.1 No such user here"
+
+
+def test_messages_parse_as_standard_mime(launched, smtp_sink):
+    """The bytes written by ``email_bytes`` read back with the standard library's parser."""
+    sending.campaign_send(launched.pk)
+    for item in smtp_sink.received[:5]:
+        message = item.message
+        assert message.get_content_type() == "multipart/alternative"
+        assert message["To"] == item.recipients[0]
+        assert message["Subject"].endswith("：5G 优惠") and message["From"].endswith("<guanxi@example.com>")
+        plain, html = message.get_body(("plain",)), message.get_body(("html",))
+        assert plain.get_content_charset() == "utf-8" and "您好" in plain.get_content()
+        assert "5G 优惠" in html.get_content()
+    long_subject = "很长的主题" * 30
+    from guanxi.marketing import email_bytes
+
+    raw = email_bytes.build_message(sender="a@b.cn", to="c@d.cn", subject=long_subject, text="x", html="<p>x</p>",
+                                    message_id="<m@x>")
+    import email
+    import email.policy
+
+    assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"] == long_subject
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
