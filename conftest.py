@@ -100,3 +100,10 @@ def django_db_setup(django_db_setup, django_db_blocker):
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.execute("UPDATE core_auditlog_guard SET armed = 0")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Everything under tests/e2e is a browser test (``-m e2e`` / ``-m "not e2e"``)."""
+    for item in items:
+        if "e2e" in item.path.parts and item.path.parts[-3:-1] == ("tests", "e2e"):
+            item.add_marker(pytest.mark.e2e)

@@ -9,10 +9,25 @@ export GUANXI_REQUIRE_SERVICES=1   # tests needing PostgreSQL/Redis/Chromium fai
 export PYTHONDONTWRITEBYTECODE=1
 started=$(date +%s)
 
+# Unit and page tests run on two processes (pytest-xdist, one test database each); the
+# browser tests run after them in one process: they drive real servers and one Chromium.
+# Every part runs even when an earlier one failed, so one CI run shows every failure; any
+# non-zero pytest exit (including 5, "no tests collected") fails the whole run.
+failed=0
+suite() {
+    if [ "$#" -gt 0 ]; then
+        .venv/bin/pytest -q "$@" || failed=1
+    else
+        .venv/bin/pytest -q -n 2 --dist loadfile -m "not e2e" || failed=1
+        .venv/bin/pytest -q -m e2e || failed=1
+    fi
+}
+
 echo "=== Test suite on SQLite (in-process jobs, in-memory channel layer) ==="
-GUANXI_DATA_DIR="$(mktemp -d)" .venv/bin/pytest -q "$@"
+GUANXI_DATA_DIR="$(mktemp -d)" suite "$@"
 
 echo "=== Test suite on PostgreSQL (Redis for jobs and real-time where a test asks for it) ==="
-GUANXI_DATA_DIR="$(mktemp -d)" DATABASE_URL="$GUANXI_TEST_POSTGRES_URL" .venv/bin/pytest -q "$@"
+GUANXI_DATA_DIR="$(mktemp -d)" DATABASE_URL="$GUANXI_TEST_POSTGRES_URL" suite "$@"
 
 echo "=== Whole suite took $(( $(date +%s) - started )) s ==="
+exit "$failed"

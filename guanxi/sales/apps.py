@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -13,6 +14,7 @@ class SalesConfig(AppConfig):
         from guanxi.core import record_panels
         from guanxi.core.demo import demo_data_loaded
         from guanxi.sales import tasks  # noqa: F401  (registers job handlers and periodic tasks)
+        from guanxi.sales.defaults import seed_after_migrate
         from guanxi.sales.demo import load_sales_demo_data
 
         navigation.register(navigation.NavEntry("leads", _("Leads"), "sales:lead_list", "lead", 40))
@@ -34,3 +36,4 @@ class SalesConfig(AppConfig):
         record_panels.register(record_panels.Panel("sales-my-day", "home", "sales/panels/my_day.html",
                                                    f"{panels}.home_my_day_panel", order=5))
         demo_data_loaded.connect(load_sales_demo_data, dispatch_uid="guanxi.sales.demo")
+        post_migrate.connect(seed_after_migrate, sender=self, dispatch_uid="guanxi.sales.defaults")

@@ -2,38 +2,9 @@
 a default pipeline with its stages, exchange rates to the base currency (CNY), and the
 discount each role may give without approval."""
 
-from decimal import Decimal
-
 from django.db import migrations
 
-STAGES = [
-    # name, Chinese, probability, kind, forecast category
-    ("Prospecting", "初步接触", 10, "open", "pipeline"),
-    ("Qualification", "需求确认", 20, "open", "pipeline"),
-    ("Needs analysis", "方案分析", 40, "open", "pipeline"),
-    ("Proposal", "方案报价", 60, "open", "best_case"),
-    ("Negotiation", "商务谈判", 80, "open", "commit"),
-    ("Closed won", "赢单", 100, "won", "closed"),
-    ("Closed lost", "丢单", 0, "lost", "omitted"),
-]
-RATES = {"CNY": "1", "USD": "7.20", "EUR": "7.80", "GBP": "9.10", "HKD": "0.92", "JPY": "0.048"}
-DISCOUNT_LIMITS = {"admin": "100", "sales_manager": "25", "sales_rep": "10", "partner": "5"}
-
-
-def seed(apps, schema_editor):
-    Pipeline = apps.get_model("sales", "Pipeline")
-    Stage = apps.get_model("sales", "Stage")
-    ExchangeRate = apps.get_model("sales", "ExchangeRate")
-    DiscountLimit = apps.get_model("sales", "DiscountLimit")
-    if not Pipeline.objects.exists():
-        pipeline = Pipeline.objects.create(name="Standard sales 标准销售流程", is_default=True)
-        for position, (name, name_zh, probability, kind, category) in enumerate(STAGES):
-            Stage.objects.create(pipeline=pipeline, name=name, name_zh=name_zh, position=position,
-                                 probability=probability, kind=kind, forecast_category=category)
-    for currency, rate in RATES.items():
-        ExchangeRate.objects.get_or_create(currency=currency, defaults={"rate_to_base": Decimal(rate)})
-    for role, percent in DISCOUNT_LIMITS.items():
-        DiscountLimit.objects.get_or_create(role=role, defaults={"max_percent": Decimal(percent)})
+from guanxi.sales.defaults import seed
 
 
 class Migration(migrations.Migration):
