@@ -262,7 +262,11 @@ class BulkWriter:
                     copy.write_row(row)
 
     def __exit__(self, *exc_info):
+        if exc_info[0] is not None:
+            return False
         with self.connection.cursor() as cursor:
+            if self.vendor == "postgresql":  # run the deferred foreign-key checks before indexing
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             for sql in self.saved:
                 cursor.execute(sql)
             if self.vendor == "sqlite":
@@ -278,13 +282,10 @@ class BulkWriter:
 def build(arguments) -> None:
     """Users, teams and territories through the services; accounts, contacts, phones and
     emails by bulk insert with ``search_text`` computed exactly as the services do."""
-    from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from guanxi.core import services
-    from guanxi.core.models import Account, Contact, ContactEmail, ContactPhone, Role, Team, Territory, User
-    from guanxi.core.normalize import search_text
+    from guanxi.core.models import User
 
     started = time.perf_counter()
     call_command("migrate", interactive=False, verbosity=0)
@@ -295,26 +296,44 @@ def build(arguments) -> None:
           f"on {connection.vendor}…", flush=True)
     generator = Generator(arguments.size, arguments.seed)
     rng = generator.rng
-    with transaction.atomic():
-        territories = [Territory.objects.create(code=code, name=name, region=region, provinces=provinces,
-                                                cities=cities, postcode_prefixes=postcodes)
-                       for code, name, region, provinces, cities, postcodes in generator.demo.REGIONS]
-        services.user_create(actor=None, username="bench.admin", password=PASSWORD, role=Role.ADMIN,
-                             is_superuser=True, display_name="Bench Administrator")
-        hashed = make_password(PASSWORD)
-        reps = []
-        for team_number in range(REPS // REPS_PER_TEAM):
-            territory = territories[team_number % 4]
-            team = Team.objects.create(name=f"Sales team {team_number:02d}", territory=territory)
-            manager = User.objects.create(username=f"bench.manager{team_number:02d}", password=hashed,
-                                          role=Role.SALES_MANAGER, team=team, territory=territory,
-                                          display_name=f"经理 Manager {team_number:02d}")
-            Team.objects.filter(pk=team.pk).update(manager=manager)
-            for member in range(REPS_PER_TEAM):
-                number = team_number * REPS_PER_TEAM + member
-                reps.append(User.objects.create(username=f"bench.rep{number:03d}", password=hashed,
-                                                role=Role.SALES_REP, team=team, territory=territory,
-                                                display_name=f"销售 Rep {number:03d}"))
+    with transaction.atomic():  # all or nothing: a build that fails leaves no half data set
+        _build_records(arguments, generator, rng)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+        if connection.vendor == "sqlite":  # fold the write-ahead log into the database file
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _build_records(arguments, generator: Generator, rng: random.Random) -> None:
+    """The records themselves, inside the caller's transaction."""
+    from django.contrib.auth.hashers import make_password
+    from django.db import connection
+
+    from guanxi.core import services
+    from guanxi.core.models import Account, Contact, ContactEmail, ContactPhone, Role, Team, Territory, User
+    from guanxi.core.normalize import search_text
+
+    started = time.perf_counter()
+    territories = [Territory.objects.create(code=code, name=name, region=region, provinces=provinces,
+                                            cities=cities, postcode_prefixes=postcodes)
+                   for code, name, region, provinces, cities, postcodes in generator.demo.REGIONS]
+    services.user_create(actor=None, username="bench.admin", password=PASSWORD, role=Role.ADMIN,
+                         is_superuser=True, display_name="Bench Administrator")
+    hashed = make_password(PASSWORD)
+    reps = []
+    for team_number in range(REPS // REPS_PER_TEAM):
+        territory = territories[team_number % 4]
+        team = Team.objects.create(name=f"Sales team {team_number:02d}", territory=territory)
+        manager = User.objects.create(username=f"bench.manager{team_number:02d}", password=hashed,
+                                      role=Role.SALES_MANAGER, team=team, territory=territory,
+                                      display_name=f"经理 Manager {team_number:02d}")
+        Team.objects.filter(pk=team.pk).update(manager=manager)
+        for member in range(REPS_PER_TEAM):
+            number = team_number * REPS_PER_TEAM + member
+            reps.append(User.objects.create(username=f"bench.rep{number:03d}", password=hashed,
+                                            role=Role.SALES_REP, team=team, territory=territory,
+                                            display_name=f"销售 Rep {number:03d}"))
     stages = [value for value, _label in Contact._meta.get_field("lifecycle_stage").choices]
     tiers = ["", "bronze", "bronze", "bronze", "silver", "silver", "gold", "platinum"]
     industries = list(generator.demo.COMPANY_SUFFIXES)
@@ -371,7 +390,7 @@ def build(arguments) -> None:
             yield from rows
             rows.clear()
 
-    with transaction.atomic(), BulkWriter(connection) as writer:
+    with BulkWriter(connection) as writer:
         writer.insert(Account, accounts())
         print(f"  accounts written ({time.perf_counter() - started:.0f} s)", flush=True)
         generated = contacts()
@@ -384,11 +403,6 @@ def build(arguments) -> None:
             writer.insert(ContactEmail, drain(email_rows))
             print(f"  {chunk[-1]['id']:,} contacts written ({time.perf_counter() - started:.0f} s)", flush=True)
         print("  rebuilding indexes…", flush=True)
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-        if connection.vendor == "sqlite":  # fold the write-ahead log into the database file
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
 
 
 def data_set(arguments) -> DataSet:

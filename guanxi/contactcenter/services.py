@@ -854,7 +854,7 @@ def call_ivr_start(*, call: Call, menu: IvrMenu) -> IvrStep:
 @transaction.atomic
 def call_ivr_input(*, call_id: int, digits: str | None = None, no_input: bool = False) -> IvrStep:
     """The caller keyed ``digits`` (or let the gather time out) in the IVR."""
-    call = Call.objects.select_for_update().select_related("contact", "account").get(pk=call_id)
+    call = Call.objects.select_for_update(of=("self",)).select_related("contact", "account").get(pk=call_id)
     if call.state != CallState.IVR:
         raise Conflict(_("The call is no longer in the IVR."))
     stored = StoredIvrSession.objects.select_related("menu").get(call=call)
@@ -1084,7 +1084,7 @@ def _call_for_update(actor: User | None, call_id: int, action: str = "change") -
     if actor is not None:
         selectors.access_call_by_id(actor, call_id, action)
     try:
-        return (Call.objects.select_for_update().select_related("queue", "contact", "account", "agent")
+        return (Call.objects.select_for_update(of=("self",)).select_related("queue", "contact", "account", "agent")
                 .get(pk=call_id))
     except Call.DoesNotExist:
         raise NotFound(f"call {call_id}") from None
@@ -1326,7 +1326,7 @@ def call_hangup(*, actor: User | None, call_id: int) -> Call:
 @transaction.atomic
 def call_caller_hangup(*, call_id: int, at: datetime.datetime | None = None) -> Call:
     """The caller hung up: abandoned while waiting, completed once answered."""
-    call = Call.objects.select_for_update().select_related("queue", "contact", "account").get(pk=call_id)
+    call = Call.objects.select_for_update(of=("self",)).select_related("queue", "contact", "account").get(pk=call_id)
     if call.state == CallState.ENDED:
         raise Conflict(_("The call has already ended."))
     if call.state in (CallState.CONNECTED, CallState.HELD):
@@ -1343,7 +1343,7 @@ def call_caller_hangup(*, call_id: int, at: datetime.datetime | None = None) -> 
 def call_agent_disconnected(*, call_id: int, at: datetime.datetime | None = None, detail: str = "") -> Call:
     """The agent's phone or desktop dropped mid-call: the call is ended with that reason and
     kept; the agent is logged out so no new call rings at a dead device."""
-    call = Call.objects.select_for_update().select_related("queue", "contact", "account").get(pk=call_id)
+    call = Call.objects.select_for_update(of=("self",)).select_related("queue", "contact", "account").get(pk=call_id)
     if call.state not in (CallState.CONNECTED, CallState.HELD, CallState.RINGING):
         raise Conflict(_("The call has no agent to lose."))
     now = at or _now()
@@ -1607,7 +1607,7 @@ def cti_event_apply_with_step(*, adapter: str, report: CallReport,
 def _apply_report(adapter: str, report: CallReport, routes_calls: bool) -> tuple[CtiEventLog, IvrStep | None]:
     routing_service().ensure_built()
     at = report.at or _now()
-    call = Call.objects.select_for_update().select_related("queue", "contact", "account").filter(
+    call = Call.objects.select_for_update(of=("self",)).select_related("queue", "contact", "account").filter(
         adapter=adapter, external_id=report.call_ref).first()
     outcome = CtiOutcome.APPLIED
     if report.kind == "offered":
@@ -1812,7 +1812,7 @@ def calls_close_stale_ivr(*, minutes: int = 30) -> int:
                  .values_list("call_id", flat=True))
     for call_id in stale:
         with transaction.atomic():
-            call = Call.objects.select_for_update().select_related("queue", "contact", "account").get(pk=call_id)
+            call = Call.objects.select_for_update(of=("self",)).select_related("queue", "contact", "account").get(pk=call_id)
             if call.state == CallState.IVR:
                 _end_call(call, CallEndReason.ABANDONED, _now(), note=f"no IVR step for {minutes} minutes")
     return len(stale)

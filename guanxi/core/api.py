@@ -15,7 +15,9 @@ from ninja import Field, ModelSchema, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from guanxi.core import selectors, services
-from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
+from guanxi.core.api_conventions import (
+    READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field, paginate_as,
+)
 from guanxi.core.models import (
     Account, AccountTeamMember, Address, ApiToken, AuditAction, AuditLog, Contact, CustomField, CustomFieldType,
     LifecycleStage, PhoneKind, User, ValueTier,
@@ -262,7 +264,7 @@ CUSTOM_FILTER_NOTE = ("Custom fields filter as `cf_<key>=<value>` (e.g. `cf_regi
 
 @router.get("/contacts", response={200: list[ContactOut], **READ_ERRORS}, tags=["contacts"],
             summary="List contacts", description=f"Contacts you may see, filtered and sorted. {CUSTOM_FILTER_NOTE}")
-@paginate(ApiListPagination)
+@paginate_as(ContactOut)
 def contact_list(request, filters: Query[ContactQuery]):
     contacts = selectors.contact_list(request.auth, filters.to_filters(_custom_filters(request)), filters.sort)
     return with_contact_details(contacts)
@@ -424,7 +426,7 @@ class AccountQuery(Schema):
 
 @router.get("/accounts", response={200: list[AccountOut], **READ_ERRORS}, tags=["accounts"],
             summary="List accounts", description=f"Accounts you may see, filtered and sorted. {CUSTOM_FILTER_NOTE}")
-@paginate(ApiListPagination)
+@paginate_as(AccountOut)
 def account_list(request, filters: Query[AccountQuery]):
     accounts = selectors.account_list(request.auth, filters.to_filters(_custom_filters(request)), filters.sort)
     return with_account_details(accounts)

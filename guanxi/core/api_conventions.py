@@ -9,16 +9,27 @@ client sends ``?count=true``. Use it on a route that returns a queryset::
     @paginate(ApiListPagination)
     def contact_list(request, ...):
         return selectors.contact_list(request.auth, ...)
+
+The busiest lists (contacts, accounts: SPEC §1 wants ≤ 50 ms a page at a million
+contacts) use ``paginate_as(ContactOut)`` instead: the same parameters, answer and
+OpenAPI document, but the page is written out by ``schema_data`` rather than validated
+field by field on the way out, which cost half the request's time for 50 contacts.
 """
 
 
+import functools
+import json
+import typing
+from types import UnionType
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Manager, QuerySet
+from django.http import HttpResponse
 from ninja import Field, Schema
+from ninja.pagination import PaginationBase, paginate
+from ninja.responses import NinjaJSONEncoder
 from pydantic import ConfigDict
-from ninja.pagination import PaginationBase
 
 from guanxi.core.views.paging import page_rows
 
@@ -99,3 +110,76 @@ class ApiListPagination(PaginationBase):
         query = request.GET.copy()
         query["offset"] = str(offset)
         return f"{request.path}?{query.urlencode()}"
+
+
+# ======================================================================================
+# Lists written out without response validation
+# ======================================================================================
+def _identity(value: Any) -> Any:
+    # What ninja's DjangoGetter makes of an attribute before pydantic sees it.
+    if isinstance(value, Manager):
+        return list(value.all())
+    if isinstance(value, QuerySet):
+        return list(value)
+    return value
+
+
+def _converter(annotation: Any):
+    """How a value of an attribute becomes the value ``annotation`` dumps to."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, UnionType):
+        options = [option for option in typing.get_args(annotation) if option is not type(None)]
+        inner = _converter(options[0]) if len(options) == 1 else _identity
+        return lambda value: None if value is None else inner(value)
+    if origin is list:
+        (item,) = typing.get_args(annotation) or (Any,)
+        inner = _converter(item)
+        return lambda value: [inner(element) for element in _identity(value)]
+    if isinstance(annotation, type) and issubclass(annotation, Schema):
+        return lambda value: schema_data(annotation, value)
+    return _identity
+
+
+@functools.cache
+def _plan(schema: type[Schema]) -> list[tuple]:
+    steps = []
+    for name, info in schema.model_fields.items():
+        resolver = schema._ninja_resolvers.get(name)
+        if resolver is not None and (not resolver._static or resolver._takes_context):
+            raise TypeError(f"{schema.__name__}.{name}: only static resolvers without context can be written out")
+        source = info.validation_alias if isinstance(info.validation_alias, str) else name
+        steps.append((name, resolver._func if resolver is not None else None, source, _converter(info.annotation)))
+    return steps
+
+
+def schema_data(schema: type[Schema], record: Any) -> dict:
+    """``schema.from_orm(record).model_dump()`` for the plain schemas of our lists — fields
+    read from attributes (or the field's alias), static resolvers, nested schemas, lists
+    and optionals — without validating each value again: the values come from the
+    database in the types the schema declares. ``test_list_performance`` compares both."""
+    data = {}
+    for name, resolver, source, convert in _plan(schema):
+        value = resolver(record) if resolver is not None else getattr(record, source)
+        data[name] = convert(value)
+    return data
+
+
+def paginate_as(schema: type[Schema]):
+    """``@paginate(ApiListPagination)`` for a route answering ``list[schema]``, writing the
+    page out with ``schema_data`` (see the module docstring)."""
+
+    def decorate(view):
+        paginated = paginate(ApiListPagination)(view)
+
+        @functools.wraps(paginated)
+        def written_out(request, **kwargs):
+            result = paginated(request, **kwargs)
+            if isinstance(result, HttpResponse):
+                return result
+            result["items"] = [schema_data(schema, record) for record in result["items"]]
+            return HttpResponse(json.dumps(result, cls=NinjaJSONEncoder),
+                                content_type="application/json; charset=utf-8")
+
+        return written_out
+
+    return decorate

@@ -97,7 +97,11 @@ class Issue:
                 "value": self.value, "level": self.level}
 
     def __str__(self) -> str:
-        where = f"{self.file}, row {self.row}" + (f", column “{self.column}”" if self.column else "")
+        if self.column:
+            where = _("%(file)s, row %(row)d, column “%(column)s”") % {
+                "file": self.file, "row": self.row, "column": self.column}
+        else:
+            where = _("%(file)s, row %(row)d") % {"file": self.file, "row": self.row}
         shown = f" (“{self.value}”)" if self.value and self.value not in self.message else ""
         return f"{where}: {self.message}{shown}"
 

@@ -565,6 +565,9 @@ class Opportunity(OwnedRecord):
                                          default=ForecastCategory.PIPELINE,
                                          help_text=_("Pipeline, best case, commit, closed or omitted."))
     close_date = models.DateField(_("close date"), help_text=_("When the deal is expected to close."))
+    close_month = models.PositiveIntegerField(_("close month"), default=0, editable=False,
+                                              help_text=_("Year and month of the close date as YYYYMM; forecasts "
+                                                          "group by it."))
     next_step = models.CharField(_("next step"), max_length=300, blank=True, help_text=_("What happens next."))
     description = models.TextField(_("description"), blank=True, help_text=_("Notes about the deal."))
     stage_entered_at = models.DateTimeField(_("in stage since"), default=timezone.now,
@@ -603,10 +606,25 @@ class Opportunity(OwnedRecord):
             models.Index(fields=["territory", "is_closed", "close_date"], name="opportunity_territory_open"),
             models.Index(fields=["stage", "close_date"], name="opportunity_stage_close"),
             models.Index(fields=["close_date"], name="opportunity_close_date"),
+            # Covering indexes of the forecast: a grouped scan reads only the index, in group
+            # order, whether it is per rep or for the whole company.
+            models.Index(fields=["owner", "close_month", "is_closed", "is_won", "forecast_category", "team",
+                                 "territory", "amount_base", "probability", "pipeline"],
+                         name="opportunity_forecast_owner"),
+            models.Index(fields=["close_month", "is_closed", "is_won", "forecast_category", "amount_base",
+                                 "probability", "owner", "team", "territory", "pipeline"],
+                         name="opportunity_forecast_month"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        if self.close_date:
+            self.close_month = self.close_date.year * 100 + self.close_date.month
+            if kwargs.get("update_fields") is not None and "close_date" in kwargs["update_fields"]:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "close_month"}
+        super().save(*args, **kwargs)
 
     @property
     def days_in_stage(self) -> int:

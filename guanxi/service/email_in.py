@@ -40,13 +40,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from guanxi.core.models import ContactEmail, Contact
+from guanxi.core.models import Contact
 from guanxi.core.normalize import normalize_email
 from guanxi.service.models import (
     Case, CaseCategory, CaseMessage, CaseOrigin, CaseStatus, InboundEmail, InboundOutcome,
 )
 from guanxi.service.services.cases import (
-    FirstMessage, IncomingFile, attachment_limit, case_add_customer_message, case_open,
+    FirstMessage, IncomingFile, attachment_limit, case_add_customer_message, case_open, contact_by_email,
 )
 
 logger = logging.getLogger(__name__)
@@ -264,12 +264,7 @@ def _thread_case(parsed: ParsedEmail) -> Case | None:
 
 
 def _contact_for(address: str) -> Contact | None:
-    if not address:
-        return None
-    row = ContactEmail.objects.filter(email=address).select_related("contact").order_by("-is_primary", "id").first()
-    if row is not None:
-        return row.contact
-    return Contact.objects.filter(email=address).order_by("id").first()
+    return contact_by_email(address)
 
 
 def _body_with_notes(parsed: ParsedEmail) -> str:

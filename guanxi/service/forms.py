@@ -145,6 +145,21 @@ class CaseForm(ServiceForm):
         return data
 
 
+class CaseWebForm(ServiceForm):
+    """The public form customers send a case with (no sign-in)."""
+
+    name = forms.CharField(label=_("Your name"), max_length=200)
+    email = forms.EmailField(label=_("Your email"), help_text=_("We answer here; replies to our email join your case."))
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    category = forms.ChoiceField(label=_("What is it about?"), choices=CaseCategory.choices, initial="other")
+    product = forms.CharField(label=_("Product or service"), max_length=200, required=False)
+    order_ref = forms.CharField(label=_("Order number"), max_length=64, required=False)
+    description = forms.CharField(label=_("Describe the problem"), widget=forms.Textarea(attrs={"rows": 6}))
+    attachments = attachments_field()
+    # Left empty by people; filled by form-spamming robots (hidden from people by CSS and aria-hidden).
+    website = forms.CharField(required=False, label=_("Leave this empty"))
+
+
 class ReplyForm(ServiceForm):
     body = forms.CharField(label=_("Message"), required=False, widget=forms.Textarea(attrs={"rows": 5}))
     kind = forms.ChoiceField(label=_("Send as"), choices=[("reply", _("Reply to the customer")),

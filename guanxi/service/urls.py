@@ -33,5 +33,6 @@ urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
     path("reports/sla/", views.sla_report, name="sla_report"),
     path("reports/satisfaction/", views.satisfaction, name="satisfaction"),
+    path("contact-us/", views.case_web_form, name="web_form"),
     path("survey/<str:signed_token>/", views.survey_answer, name="survey_answer"),
 ]

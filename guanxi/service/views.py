@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from guanxi.core import selectors as core_selectors
 from guanxi.core.access import can
 from guanxi.core.errors import Conflict, NotFound, PermissionDenied
+from guanxi.core.ratelimit import RateLimited, check_rate
 from guanxi.core.views.guard import client_ip, staff_page
 from guanxi.core.views.paging import page_window
 from guanxi.service import forms, reports, selectors, services, sla, sla_state
@@ -610,6 +611,36 @@ def satisfaction(request):
         "report": report, "period": period, "group_by": group_by, "granularity": granularity,
         "groupings": list(reports.SATISFACTION_GROUPS) + ["period"],
         "end_day": (period.end - dt.timedelta(days=1)).date()})
+
+
+# ======================================================================================
+# The public web form (no sign-in)
+# ======================================================================================
+WEB_FORM_RATE = "5/m"
+
+
+@require_http_methods(["GET", "POST"])
+def case_web_form(request):
+    """Customers send a case from the website; they get its number to quote."""
+    form = forms.CaseWebForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        try:
+            check_rate(client_ip(request) or "unknown", "service_web_form", WEB_FORM_RATE)
+        except RateLimited as limited:
+            response = render(request, "service/web_form.html", {"form": form, "limited": True}, status=429)
+            response["Retry-After"] = str(limited.retry_after)
+            return response
+        if form.is_valid():
+            if form.cleaned_data["website"]:
+                return render(request, "service/web_form_sent.html", {"case": None})
+            try:
+                case = services.case_submit_from_web(data=form.cleaned_data, attachments=_files(request),
+                                                     ip_address=client_ip(request))
+            except ValidationError as error:
+                form.apply_service_errors(error)
+            else:
+                return render(request, "service/web_form_sent.html", {"case": case})
+    return render(request, "service/web_form.html", {"form": form}, status=400 if request.method == "POST" else 200)
 
 
 # ======================================================================================

@@ -213,7 +213,7 @@ def test_the_pages_show_analyses_and_say_when_the_warehouse_is_missing(market, a
     assert "Buys X but not Y" in listing
     assert ("Campaign return on investment" in listing) == apps.is_installed("guanxi.marketing")
     page = client.get(reverse("analytics:analysis_detail", args=["value-by-segment"]), {"by": "age"})
-    assert page.status_code == 200 and 'data-chart="analysis-chart"' in page.content.decode()
+    assert page.status_code == 200 and 'data-chart="chart-data-analysis-chart"' in page.content.decode()
     assert "Under 25" in page.content.decode()
     download = client.get(reverse("analytics:analysis_download", args=["value-by-segment", "xlsx"]), {"by": "age"})
     assert download.status_code == 200 and "attachment" in download["Content-Disposition"]

@@ -139,7 +139,7 @@ def test_the_model_card_page_and_the_retention_list_respect_rights(warehouse_eng
     # the administrator sees the card with AUC, calibration and the retention list
     page = admin.get(reverse("analytics:churn_model")).content.decode()
     assert "AUC on held-out customers" in page and "Reliability table" in page and "Retention list" in page
-    assert 'data-chart="calibration-chart"' in page
+    assert 'data-chart="chart-data-calibration-chart"' in page
 
     # a sales manager sees the card but only the customers of the team (none here)
     manager = make_user("manager", Role.SALES_MANAGER)

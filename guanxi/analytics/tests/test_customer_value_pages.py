@@ -65,7 +65,7 @@ def test_the_value_page_shows_the_pyramid_and_this_quarters_moves_within_scope(s
     assert everyone.status_code == own.status_code == 200
     assert "王小明" in everyone.content.decode() and "李四" in everyone.content.decode()
     assert "王小明" in own.content.decode() and "李四" not in own.content.decode()
-    assert 'data-chart="tier-chart"' in everyone.content.decode()
+    assert 'data-chart="chart-data-tier-chart"' in everyone.content.decode()
     assert "Too little purchase history" in everyone.content.decode()
     # only those who may recompute see the button
     assert "Recompute tiers" in everyone.content.decode() and "Recompute tiers" not in own.content.decode()

@@ -59,7 +59,7 @@ def test_pinned_reports_appear_on_the_dashboard(company, admin_user):
     pinned = {item["name"]: item for item in board["reports"]}
     assert pinned["My plans"]["chart"]["datasets"][0]["data"] == [100.0]
     page = browser(company["rep"]).get(reverse("analytics:dashboard")).content.decode()
-    assert f'id="report-{report.pk}"' in page and 'data-chart="report-' in page
+    assert f'id="chart-data-report-{report.pk}"' in page and 'data-chart="chart-data-report-' in page
     # the administrator's dashboard does not show the rep's pinned report
     assert browser(admin_user).get("/api/v1/analytics/dashboard").json()["reports"] == []
 

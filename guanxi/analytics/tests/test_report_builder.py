@@ -182,7 +182,7 @@ def test_building_previewing_and_saving_on_the_page(shop, admin_user):
               "chart_type": "pie", "sort": "-m0", "limit": "10"}
     # preview without a name
     preview = client.get(reverse("analytics:report_create"), {**fields, "preview": "1"}).content.decode()
-    assert 'data-chart="report-chart"' in preview and "8,000.00" in preview
+    assert 'data-chart="chart-data-report-chart"' in preview and "8,000.00" in preview
     # saving without a name says so and saves nothing
     refused = client.post(reverse("analytics:report_create"), fields)
     assert refused.status_code == 200 and not Report.objects.exists()

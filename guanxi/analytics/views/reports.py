@@ -80,16 +80,15 @@ def _builder(request, report: Report | None):
                 return redirect("analytics:report_detail", saved.pk)
     elif report is not None and "preview" not in request.GET:
         form = ReportBuilderForm(source, request.user, initial={**initial_from_definition(report)}, saving=True)
+    elif request.GET.get("preview"):
+        form = ReportBuilderForm(source, request.user, request.GET, saving=True)
+        form.fields["name"].required = False  # a preview needs no name yet
+        if form.is_valid():
+            checked = form.checked()
+            if checked is not None:
+                context.update(_run_for_page(request.user, checked, form.cleaned_data["chart_type"], _("Preview")))
     else:
-        form = ReportBuilderForm(source, request.user, request.GET or None, saving=True)
-        if request.GET.get("preview") and form.is_bound:
-            # A preview needs no name yet.
-            form.fields["name"].required = False
-            if form.is_valid():
-                checked = form.checked()
-                if checked is not None:
-                    context.update(_run_for_page(request.user, checked, form.cleaned_data["chart_type"],
-                                                 _("Preview")))
+        form = ReportBuilderForm(source, request.user, saving=True)
     context["form"] = form
     return render(request, "analytics/report_builder.html", context)
 

@@ -73,7 +73,7 @@ def test_an_agent_may_not_change_a_colleague_but_a_supervisor_may(center, client
     by_supervisor = client_for(boss).post(state_url(ana), {"state": "logged_out"}, content_type="application/json")
     assert by_supervisor.status_code == 200
     assert AgentProfile.objects.get(user=ana).state == "logged_out"
-    assert AgentStateChange.objects.filter(agent__user=ana).latest("started_at").changed_by_id == boss.pk
+    assert AgentStateChange.objects.filter(agent__user=ana).latest("started_at", "id").changed_by_id == boss.pk
 
 
 def test_logging_out_with_a_call_answers_409_and_keeps_the_agent_busy(center, client_for):

@@ -21,7 +21,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from guanxi.api import api
 from guanxi.core import search, selectors, services
+from guanxi.core.api import AccountOut, ContactOut, with_account_details, with_contact_details
 from guanxi.core.forms import QuickSelect
 from guanxi.core.models import Contact, LifecycleStage, Role
 from guanxi.core.templatetags.record_tables import UpdatedCell
@@ -177,6 +179,37 @@ def test_a_lone_chinese_character_matches_only_itself(admin_user):
     assert [contact.pk for contact in selectors.global_search(admin_user, "王").contacts] == [wang.pk]
     assert search._sqlite_match(search._word_groups("王 芳")) == '"王" AND "芳"'
     assert search._postgres_tsquery(search._word_groups("芳 fang")) == "('芳') & ('fang':*)"
+
+
+# ======================================================================================
+# API lists written out without response validation
+# ======================================================================================
+def test_api_lists_write_out_exactly_what_the_schemas_validate_to(api_client, admin_user, make_user):
+    # given contacts and accounts with every kind of value: nulls, decimals, dates, JSON,
+    # several phones and emails, addresses, tags, an account team and a parent account
+    colleague = make_user("colleague", Role.SALES_REP, display_name="同事 Colleague")
+    parent = services.account_create(actor=admin_user, data={"name": "Group 集团"})
+    account = services.account_create(actor=admin_user, data={
+        "name": "华强电子", "parent_id": parent.pk, "annual_revenue": "1234567.89", "employees": 42,
+        "is_key_account": True, "tags": ["vip", "电子"], "addresses": [{"city": "深圳市", "is_primary": True}],
+        "account_team": [{"user_id": colleague.pk, "team_role": "sponsor"}]})
+    services.contact_create(actor=admin_user, data={
+        "family_name": "王", "given_name": "芳", "phone": "138 1234 5678", "email": "wang@example.com",
+        "phones": [{"number": "0755 8888 6666", "kind": "work"}], "emails": [{"email": "fang@example.cn"}],
+        "account_id": account.pk, "tags": ["b", "a"], "birth_date": "1990-05-04", "interests": ["tea"],
+        "addresses": [{"city": "广州市"}, {"city": "深圳市", "is_primary": True}], "household_size": 3})
+    services.contact_create(actor=admin_user, data={"full_name": "John Smith"})
+    Contact.objects.filter(full_name="John Smith").update(churn_risk=0.25, lifetime_value="99.50")
+    for path, schema, records in (
+            ("/api/v1/contacts", ContactOut, with_contact_details(selectors.contact_list(admin_user, None, "name"))),
+            ("/api/v1/accounts", AccountOut, with_account_details(selectors.account_list(admin_user, None, "name")))):
+        # when the list is read through the API
+        response = api_client.get(path)
+        # then it is byte for byte what validating each record against the schema gives
+        expected = {"items": [schema.from_orm(record).model_dump() for record in records], "next": None,
+                    "count": None}
+        assert response["Content-Type"] == "application/json; charset=utf-8"
+        assert response.content == api.renderer.render(None, expected, response_status=200).encode()
 
 
 # ======================================================================================

@@ -109,7 +109,7 @@ def ab_test_decide(*, campaign_id: int, actor: User | None = None) -> AbTest:
     with transaction.atomic():
         if actor is not None:
             selectors.access_campaign_by_id(actor, campaign_id, "change")
-        test = AbTest.objects.select_for_update().select_related("campaign").filter(campaign_id=campaign_id).first()
+        test = AbTest.objects.select_for_update(of=("self",)).select_related("campaign").filter(campaign_id=campaign_id).first()
         if test is None:
             raise Conflict(_("This campaign has no A/B test."))
         if test.state == AbTestState.DECIDED:

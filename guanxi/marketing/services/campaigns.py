@@ -108,7 +108,7 @@ def campaign_create(*, actor: User, data: dict) -> Campaign:
 @transaction.atomic
 def campaign_update(*, actor: User, campaign_id: int, data: dict, expected_version: int | None = None) -> Campaign:
     campaign = selectors.access_campaign_by_id(actor, campaign_id, "change")
-    campaign = Campaign.objects.select_for_update().select_related("template", "segment", "event").get(pk=campaign.pk)
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("template", "segment", "event").get(pk=campaign.pk)
     check_version(campaign, expected_version)
     before = snapshot(campaign, TRACKED)
     if campaign.status != CampaignStatus.DRAFT:

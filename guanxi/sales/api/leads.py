@@ -4,7 +4,7 @@ import datetime
 from decimal import Decimal
 from typing import Literal
 
-from ninja import Field, ModelSchema, Query, Router, Schema, Status
+from ninja import Field, File, Form, ModelSchema, Query, Router, Schema, Status, UploadedFile
 from ninja.pagination import paginate
 
 from guanxi.core.api_conventions import READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field
@@ -117,6 +117,51 @@ def lead_create(request, payload: LeadCreateIn):
     lead = services.lead_create(actor=request.auth, data=data, auto_assign=auto_assign,
                                 ip_address=client_ip(request))
     return Status(201, _detail(request, lead))
+
+
+class ImportIssueOut(Schema):
+    file: str
+    row: int = Field(description="Row in the file; the header is row 1.")
+    column: str
+    message: str
+    value: str
+
+
+class ImportOut(Schema):
+    rows: int
+    created: int
+    updated: int
+    dry_run: bool
+    issues: list[ImportIssueOut] = Field(description="Problems found; when there are any, nothing was imported.")
+
+
+@router.post("/leads/import", response={**WRITE_ERRORS, 200: ImportOut, 422: ImportOut}, summary="Import leads",
+             description="A CSV or XLSX file; columns are recognised by name (English or Chinese). Every row is "
+                         "checked first: any problem answers 422 with the row and column of each, and nothing is "
+                         "imported. `dry_run` checks without importing. Rows with a known external ID update "
+                         "that lead.")
+def lead_import(request, file: File[UploadedFile], dry_run: bool = Form(False), auto_assign: bool = Form(False),
+                campaign: str = Form("", max_length=200)):
+    import tempfile
+    from pathlib import Path
+
+    from guanxi.core.importing import ImportFileError
+    from guanxi.sales.lead_import import import_leads
+
+    suffix = Path(file.name or "leads.csv").suffix.lower() or ".csv"
+    with tempfile.NamedTemporaryFile(suffix=suffix) as stored:
+        for chunk in file.chunks():
+            stored.write(chunk)
+        stored.flush()
+        try:
+            result = import_leads(actor=request.auth, path=stored.name, dry_run=dry_run, auto_assign=auto_assign,
+                                  campaign_name=campaign, file_label=file.name)
+        except ImportFileError as error:
+            return Status(422, {"rows": 0, "created": 0, "updated": 0, "dry_run": dry_run,
+                                "issues": [issue.as_dict() for issue in error.issues]})
+    body = {"rows": result.rows, "created": result.created, "updated": result.updated, "dry_run": dry_run,
+            "issues": [issue.as_dict() for issue in result.issues]}
+    return Status(422 if result.issues else 200, body)
 
 
 @router.get("/leads/{lead_id}", response={200: LeadDetailOut, **READ_ERRORS}, summary="Read a lead")

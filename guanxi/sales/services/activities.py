@@ -124,7 +124,7 @@ def activity_create(*, actor: User | None, data: dict) -> Activity:
 
 def _locked(actor: User, activity_id: int, action: str = "change") -> Activity:
     activity = selectors.access_activity_by_id(actor, activity_id, action)
-    return Activity.objects.select_for_update().select_related("contact", "lead").get(pk=activity.pk)
+    return Activity.objects.select_for_update(of=("self",)).select_related("contact", "lead").get(pk=activity.pk)
 
 
 @transaction.atomic

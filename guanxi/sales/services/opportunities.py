@@ -334,7 +334,7 @@ def opportunity_update(*, actor: User, opportunity_id: int, data: dict, expected
     """Change a deal. A new ``stage_id`` moves it (with the same rules as
     ``opportunity_move``); a probability sent alone overrides the stage's default."""
     opportunity = selectors.access_opportunity_by_id(actor, opportunity_id, "change")
-    opportunity = Opportunity.objects.select_for_update().select_related("stage").get(pk=opportunity.pk)
+    opportunity = Opportunity.objects.select_for_update(of=("self",)).select_related("stage").get(pk=opportunity.pk)
     check_version(opportunity, expected_version)
     before = snapshot(opportunity, TRACKED)
     errors: dict[str, list[str]] = {}
@@ -380,7 +380,7 @@ def opportunity_move(*, actor: User | None, opportunity_id: int, stage_id: int, 
     if actor is not None:
         opportunity = selectors.access_opportunity_by_id(actor, opportunity_id, "change")
         opportunity_id = opportunity.pk
-    opportunity = Opportunity.objects.select_for_update().select_related("stage").filter(pk=opportunity_id).first()
+    opportunity = Opportunity.objects.select_for_update(of=("self",)).select_related("stage").filter(pk=opportunity_id).first()
     if opportunity is None:
         raise NotFound(f"opportunity {opportunity_id}")
     check_version(opportunity, expected_version)

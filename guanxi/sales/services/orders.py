@@ -52,7 +52,7 @@ def order_create_from_quote(*, actor: User, quote_id: int, notes: str = "") -> O
 
     require(actor, "order", "create", _("You may not create orders."))
     quote = selectors.access_quote_by_id(actor, quote_id, "view")
-    quote = Quote.objects.select_for_update().select_related("opportunity__pipeline").get(pk=quote.pk)
+    quote = Quote.objects.select_for_update(of=("self",)).select_related("opportunity__pipeline").get(pk=quote.pk)
     if quote.status != QuoteStatus.ACCEPTED:
         raise Conflict(_("Quote %(number)s is %(status)s; orders are made from accepted quotes.")
                        % {"number": quote.display_number, "status": quote.get_status_display().lower()})
@@ -156,7 +156,7 @@ def order_line_update(*, actor: User, order_id: int, line_id: int, quantity: Dec
                       discount_percent: Decimal | None = None, expected_version: int | None = None) -> OrderLine:
     """Correct a line before the order ships; totals and commissions follow."""
     order = selectors.access_order_by_id(actor, order_id, "change")
-    order = Order.objects.select_for_update().select_related("quote").get(pk=order.pk)
+    order = Order.objects.select_for_update(of=("self",)).select_related("quote").get(pk=order.pk)
     check_version(order, expected_version)
     if order.status not in EDITABLE_STATUSES:
         raise Conflict(_("Order %(number)s is %(status)s; its lines can no longer change.")

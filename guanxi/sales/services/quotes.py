@@ -84,7 +84,7 @@ def _recalculate(quote: Quote) -> None:
 
 def _editable(actor: User, quote_id: int, expected_version: int | None = None) -> Quote:
     quote = selectors.access_quote_by_id(actor, quote_id, "change")
-    quote = Quote.objects.select_for_update().select_related("owner", "price_list").get(pk=quote.pk)
+    quote = Quote.objects.select_for_update(of=("self",)).select_related("owner", "price_list").get(pk=quote.pk)
     check_version(quote, expected_version)
     if quote.status != QuoteStatus.DRAFT:
         raise Conflict(_("Quote %(number)s is %(status)s; create a new version to change it.")
@@ -217,7 +217,7 @@ def _add_line(quote: Quote, data: dict) -> QuoteLine:
             list_price=option_prices[option.option_id], unit_price=option_prices[option.option_id],
             discount_percent=discount, line_total=line_total(option_quantity, option_prices[option.option_id], discount))
     if product.kind == ProductKind.BUNDLE:
-        for component in BundleComponent.objects.filter(bundle=product).select_related("component"):
+        for component in BundleComponent.objects.filter(bundle=product).select_related("component").order_by("id"):
             QuoteLine.objects.create(
                 quote=quote, parent=line, kind=QuoteLineKind.COMPONENT, position=position,
                 product=component.component, description=_name_in(component.component, quote.language),
@@ -416,7 +416,7 @@ def quote_send(*, actor: User, quote_id: int, to_email: str = "", message: str =
     from guanxi.jobs.services import job_enqueue
 
     quote = selectors.access_quote_by_id(actor, quote_id, "change")
-    quote = Quote.objects.select_for_update().select_related("contact").get(pk=quote.pk)
+    quote = Quote.objects.select_for_update(of=("self",)).select_related("contact").get(pk=quote.pk)
     if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
         raise Conflict(_("Quote %(number)s is %(status)s and cannot be sent.")
                        % {"number": quote.display_number, "status": quote.get_status_display().lower()})

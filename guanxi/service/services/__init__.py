@@ -4,7 +4,8 @@ here, so callers write ``from guanxi.service import services``."""
 
 from guanxi.service.services.cases import (
     FirstMessage, IncomingFile, attachment_limit, auto_close_resolved, case_add_customer_message, case_assign,
-    case_change_status, case_delete, case_link_customer, case_open, case_reply, case_update, next_number,
+    case_change_status, case_delete, case_link_customer, case_open, case_reply, case_submit_from_web, case_update,
+    contact_by_email, next_number,
     notification_mark_read, notify, queue_route, route_after_capacity_freed, route_all_waiting, service_mailbox,
     sla_sweep,
 )
@@ -30,7 +31,7 @@ __all__ = [
     "FirstMessage", "IncomingFile", "agent_save", "agent_set_availability", "attachment_limit",
     "auto_close_resolved", "calendar_create", "calendar_delete", "calendar_update", "case_add_customer_message",
     "case_assign", "case_change_status", "case_delete", "case_link_customer", "case_open", "case_reply",
-    "case_update", "next_number", "notification_mark_read", "notify", "queue_create", "queue_delete",
+    "case_submit_from_web", "case_update", "contact_by_email", "next_number", "notification_mark_read", "notify", "queue_create", "queue_delete",
     "queue_route", "queue_update", "route_after_capacity_freed", "route_all_waiting", "service_mailbox",
     "sla_policy_create", "sla_policy_delete", "sla_policy_update", "sla_sweep", "survey_answer", "survey_send",
     "survey_send_for_case",

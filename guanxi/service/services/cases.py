@@ -781,6 +781,53 @@ def case_add_customer_message(*, case_id: int, body: str, channel: str = "email"
 
 
 # ======================================================================================
+# The public web form
+# ======================================================================================
+def contact_by_email(address: str) -> Contact | None:
+    """The contact an email address belongs to (a primary address first), if any."""
+    from guanxi.core.models import ContactEmail
+
+    if not address:
+        return None
+    row = ContactEmail.objects.filter(email=address).select_related("contact").order_by("-is_primary", "id").first()
+    if row is not None:
+        return row.contact
+    return Contact.objects.filter(email=address).order_by("id").first()
+
+
+@transaction.atomic
+def case_submit_from_web(*, data: dict, attachments: list[IncomingFile] = (), ip_address: str | None = None
+                         ) -> Case:
+    """A case sent by a customer through the public web form (no sign-in).
+
+    A known email address links the case to its contact; an unknown one leaves it for
+    triage, as for email-in. Only what a customer may set is taken from ``data``.
+    """
+    errors: dict[str, list[str]] = {}
+    email = ""
+    try:
+        email = normalize_email(str(data.get("email") or ""))
+    except ValidationError as error:
+        errors["email"] = list(error.messages)
+    if not (data.get("subject") or "").strip():
+        errors["subject"] = [_("Say in a few words what it is about.")]
+    if not (data.get("description") or "").strip():
+        errors["description"] = [_("Describe the problem.")]
+    if errors:
+        raise ValidationError(errors)
+    contact = contact_by_email(email)
+    case_data = {"subject": data["subject"], "description": data["description"],
+                 "category": data.get("category") or "other", "origin": CaseOrigin.WEB,
+                 "requester_email": email, "requester_name": (data.get("name") or "").strip()[:200],
+                 "product": (data.get("product") or "").strip()[:200],
+                 "order_ref": (data.get("order_ref") or "").strip()[:64]}
+    if contact is not None:
+        case_data["contact_id"] = contact.pk
+    return case_open(actor=None, data=case_data, attachments=attachments, ip_address=ip_address,
+                     first_message=FirstMessage(from_address=email))
+
+
+# ======================================================================================
 # Triage: linking a contact-less case to its customer
 # ======================================================================================
 @transaction.atomic

@@ -28,7 +28,7 @@ MAX_VISIT = dt.timedelta(hours=12)
 
 
 def _technician(user_id) -> ServiceAgent | None:
-    return (ServiceAgent.objects.select_for_update().select_related("user", "calendar")
+    return (ServiceAgent.objects.select_for_update(of=("self",)).select_related("user", "calendar")
             .filter(user_id=user_id, is_technician=True, user__is_active=True).first())
 
 
@@ -106,7 +106,7 @@ def visit_update(*, actor: User, visit_id: int, data: dict, expected_version: in
     """Reschedule, reassign, dispatch, start, complete (with the outcome) or cancel a visit.
     A completed visit is a visit on the customer's timeline."""
     visit = selectors.access_visit_by_id(actor, visit_id, "change")
-    visit = FieldVisit.objects.select_for_update().select_related("case").get(pk=visit.pk)
+    visit = FieldVisit.objects.select_for_update(of=("self",)).select_related("case").get(pk=visit.pk)
     if expected_version is not None and visit.version != expected_version:
         raise Conflict(_("This visit was changed by someone else; reload and try again."))
     tracked = ("status", "starts_at", "ends_at", "technician_id", "address", "notes", "outcome")

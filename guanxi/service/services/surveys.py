@@ -118,7 +118,7 @@ def _score(value, low: int, high: int, field: str, required: bool, errors: dict)
 def survey_answer(*, token: str, csat_score=None, nps_score=None, comment: str = "") -> Survey:
     """The customer's answer, accepted once before the link expires; it lands on the
     customer's timeline as a web self-service act of the case's episode."""
-    survey = Survey.objects.select_for_update().filter(token=token).select_related("case").first()
+    survey = Survey.objects.select_for_update(of=("self",)).filter(token=token).select_related("case").first()
     if survey is None:
         raise NotFound("survey")
     if survey.answered_at is not None:

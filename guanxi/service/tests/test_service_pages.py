@@ -207,3 +207,31 @@ def test_pages_render_in_chinese(browser, open_case):
 def test_dates_in_the_calendar_week_parameter_are_forgiving(browser):
     assert browser.get("/service/visits/", {"week": "not-a-date"}).status_code == 200
     assert dt.date.today()  # the page falls back to this week
+
+
+def test_the_public_web_form_opens_a_case_for_a_known_or_unknown_customer(customer, standard_policy):
+    visitor = Client()
+    assert visitor.get("/service/contact-us/").status_code == 200
+    known = visitor.post("/service/contact-us/", {
+        "name": "王芳", "email": "Wang.Fang@Example.cn", "subject": "网速慢", "category": "network",
+        "description": "晚上网速很慢。"})
+    case = Case.objects.get()
+    assert known.status_code == 200 and case.number in known.content.decode()
+    assert (case.origin, case.contact_id, case.needs_triage) == ("web", customer.pk, False)
+    visitor.post("/service/contact-us/", {"name": "Visitor", "email": "visitor@elsewhere.com",
+                                          "subject": "Question", "category": "other", "description": "Hello"})
+    assert Case.objects.get(requester_email="visitor@elsewhere.com").needs_triage
+
+
+def test_the_web_form_refuses_bad_input_robots_and_floods(customer, settings):
+    visitor = Client()
+    bad = visitor.post("/service/contact-us/", {"name": "", "email": "nope", "subject": "", "category": "other",
+                                                "description": ""})
+    assert bad.status_code == 400 and not Case.objects.exists()
+    robot = visitor.post("/service/contact-us/", {"name": "Bot", "email": "bot@spam.example", "subject": "Buy",
+                                                  "category": "other", "description": "Cheap", "website": "x"})
+    assert robot.status_code == 200 and not Case.objects.exists()
+    answers = [visitor.post("/service/contact-us/", {"name": "A", "email": "a@b.cn", "subject": f"S{index}",
+                                                     "category": "other", "description": "D"}).status_code
+               for index in range(6)]
+    assert answers.count(429) >= 1 and Case.objects.count() <= 5

@@ -1,6 +1,7 @@
 /* Charts of the analytics pages, drawn with the vendored Chart.js (no CDN).
  *
- * A chart is a <canvas data-chart="ID"> next to <script type="application/json" id="ID">
+ * A chart is a <canvas data-chart="chart-data-ID"> next to <script type="application/json"
+ * id="chart-data-ID"> (the prefix keeps it apart from page elements named after the chart)
  * holding {type, labels, datasets: [{label, data}], money, percent}. The numbers are also
  * in a table on the page, so the chart is a picture of data the reader can reach anyway.
  */
@@ -19,7 +20,8 @@
     if (typeof Chart === "undefined" || canvas.dataset.drawn) { return; }
     var source = document.getElementById(canvas.dataset.chart);
     if (!source) { return; }
-    var spec = JSON.parse(source.textContent);
+    var spec;
+    try { spec = JSON.parse(source.textContent); } catch (error) { return; }  // one bad chart spoils no other
     var round = spec.type === "pie" || spec.type === "doughnut";
     var datasets = spec.datasets.map(function (dataset, index) {
       var fill = round ? spec.labels.map(function (_label, item) { return colour(item, 0.8); }) : colour(index, 0.75);

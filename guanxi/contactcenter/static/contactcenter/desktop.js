@@ -304,28 +304,52 @@
     return article;
   }
 
+  // Cards are rebuilt on every push; what the agent has chosen or typed (disposition,
+  // notes) and where the focus was survive the rebuild.
+  function keepingInput(container, rebuild) {
+    var kept = {};
+    container.querySelectorAll("select[id], textarea[id], input[id]").forEach(function (field) {
+      kept[field.id] = field.value;
+    });
+    var focused = document.activeElement && container.contains(document.activeElement) ? document.activeElement.id : "";
+    rebuild();
+    Object.keys(kept).forEach(function (id) {
+      var field = document.getElementById(id);
+      if (field && kept[id] !== "" && container.contains(field)) {
+        field.value = kept[id];
+      }
+    });
+    if (focused && document.getElementById(focused)) {
+      document.getElementById(focused).focus();
+    }
+  }
+
   function render() {
     var ids = Object.keys(calls);
-    while (cards.firstChild) {
-      cards.removeChild(cards.firstChild);
-    }
-    ids.forEach(function (id) { cards.appendChild(card(calls[id])); });
+    keepingInput(cards, function () {
+      while (cards.firstChild) {
+        cards.removeChild(cards.firstChild);
+      }
+      ids.forEach(function (id) { cards.appendChild(card(calls[id])); });
+    });
     noCalls.hidden = ids.length > 0;
   }
 
   function renderToFinish(items) {
     var list = document.getElementById("to-finish");
-    while (list.firstChild) {
-      list.removeChild(list.firstChild);
-    }
-    document.getElementById("to-finish-section").hidden = !items.length;
-    items.forEach(function (item) {
-      var entry = element("li", "", "to-finish-item");
-      entry.id = "finish-" + item.call_id;
-      entry.appendChild(element("strong", (item.customer || labels.unknown_caller) + " · " + item.ani));
-      entry.appendChild(dispositionForm(item.call_id, []));
-      list.appendChild(entry);
+    keepingInput(list, function () {
+      while (list.firstChild) {
+        list.removeChild(list.firstChild);
+      }
+      items.forEach(function (item) {
+        var entry = element("li", "", "to-finish-item");
+        entry.id = "finish-" + item.call_id;
+        entry.appendChild(element("strong", (item.customer || labels.unknown_caller) + " · " + item.ani));
+        entry.appendChild(dispositionForm(item.call_id, []));
+        list.appendChild(entry);
+      });
     });
+    document.getElementById("to-finish-section").hidden = !items.length;
   }
 
   function setCalls(list) {
