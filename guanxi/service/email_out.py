@@ -37,8 +37,9 @@ def send_survey(survey: Survey) -> None:
         context = {"survey": survey, "case": survey.case, "url": survey_url(survey)}
         subject = render_to_string("service/email/survey_subject.txt", context).strip()
         body = render_to_string("service/email/survey_body.txt", context)
-    EmailMessage(subject=subject, body=body, from_email=service_mailbox(), to=[survey.recipient_email]).send(
-        fail_silently=False)
+    # Auto-Submitted (RFC 3834) keeps the customer's out-of-office from answering the invitation.
+    EmailMessage(subject=subject, body=body, from_email=service_mailbox(), to=[survey.recipient_email],
+                 headers={"Auto-Submitted": "auto-generated"}).send(fail_silently=False)
     Survey.objects.filter(pk=survey.pk).update(delivery_status=DeliveryStatus.SENT)
 
 

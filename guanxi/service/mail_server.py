@@ -42,7 +42,7 @@ class CaseMailHandler:
             raw = raw.encode("utf-8", errors="surrogateescape")
         try:
             result = await sync_to_async(_ingest_in_worker_thread, thread_sensitive=False)(
-                raw, envelope.mail_from or "")
+                raw, envelope.mail_from or "<>")
         except ValidationError:
             return "552 5.3.4 Message too big for the service desk"
         except Exception:

@@ -673,6 +673,7 @@ class InboundOutcome(models.TextChoices):
     CREATED = "created", _("New case")
     THREADED = "threaded", _("Added to a case")
     REOPENED = "reopened", _("Reopened a case")
+    AUTOMATIC = "automatic", _("Auto-reply or bounce: no case")
     FAILED = "failed", _("Could not be processed")
 
 

@@ -35,6 +35,7 @@ def test_resolving_a_case_emails_a_survey_link_in_the_customers_language(resolve
     assert survey.delivery_status == "sent"
     sent = [message for message in mail.outbox if "survey" in message.body]
     assert sent[-1].to == ["wang.fang@example.cn"] and resolved.number in sent[-1].subject
+    assert sent[-1].extra_headers["Auto-Submitted"] == "auto-generated"  # no out-of-office answers it
     assert survey.token not in _link() or ":" in _link()  # the link carries a signed token
 
 
