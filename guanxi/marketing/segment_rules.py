@@ -571,6 +571,20 @@ def _compile_interaction(rule: dict, context: CompileContext) -> Q:
     return counted_condition(rows, rule, label)
 
 
+def _compile_case_history(rule: dict, context: CompileContext) -> Q:
+    """Service cases the contact opened: every case opens one episode of kind "case" on the
+    interaction log (the service domain does it), so case history is read from there, and
+    marketing needs nothing of the service domain itself."""
+    from guanxi.interactions.models import Episode
+
+    label = _("Service cases")
+    rows = Episode.objects.filter(kind="case")
+    since = _since(rule, context, label)
+    if since is not None:
+        rows = rows.filter(started_at__gte=since)
+    return counted_condition(rows, rule, label)
+
+
 def _compile_campaign_response(rule: dict, context: CompileContext) -> Q:
     from guanxi.marketing.models import CampaignResponse, ResponseKind
 
@@ -650,6 +664,11 @@ register_predicate(Predicate("interaction", gettext_lazy("Interactions"), _compi
     {"name": "min_count", "label": gettext_lazy("At least … times"), "input": "number"},
     {"name": "max_count", "label": gettext_lazy("At most … times"), "input": "number"},
 ), order=40))
+register_predicate(Predicate("case_history", gettext_lazy("Service cases"), _compile_case_history, parameters=(
+    {"name": "within_days", "label": gettext_lazy("In the last … days"), "input": "number"},
+    {"name": "min_count", "label": gettext_lazy("At least … times"), "input": "number"},
+    {"name": "max_count", "label": gettext_lazy("At most … times"), "input": "number"},
+), order=45))
 register_predicate(Predicate("campaign_response", gettext_lazy("Campaign response"), _compile_campaign_response,
                              parameters=(
     {"name": "campaign_id", "label": gettext_lazy("Campaign"), "input": "campaign"},

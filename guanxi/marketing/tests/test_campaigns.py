@@ -208,6 +208,25 @@ def test_phone_campaign_produces_a_call_list_best_customers_first(api_client, ad
     assert response.status_code == 200 and response.json()["attempts"] == 1
     called = CampaignResponse.objects.get(campaign=campaign, kind="called")
     assert called.contact_id == audience["wang"].pk and called.interaction.channel == "phone"
+    # bad reports are refused by field and change nothing
+    second = entries[1]["id"]
+    for body, field_name in (({"status": "maybe"}, "status"), ({"status": "callback"}, "callback_at")):
+        response = api_client.patch(f"/api/v1/marketing/campaigns/{campaign.pk}/call-list/{second}", body,
+                                    content_type="application/json")
+        assert response.status_code == 422 and field_name in response.json()["errors"], response.content
+    assert CallListEntry.objects.filter(pk=second).values_list("status", "attempts").get() == ("pending", 0)
+    assert api_client.patch(f"/api/v1/marketing/campaigns/{campaign.pk}/call-list/987654", {"status": "done"},
+                            content_type="application/json").status_code == 404
+    # a call back is kept with its time; the contact center reads what is still to call
+    callback_at = (timezone.now() + datetime.timedelta(days=1)).replace(microsecond=0)
+    response = api_client.patch(f"/api/v1/marketing/campaigns/{campaign.pk}/call-list/{second}",
+                                {"status": "callback", "callback_at": callback_at.isoformat()},
+                                content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert CallListEntry.objects.get(pk=second).callback_at == callback_at
+    pending = api_client.get(f"/api/v1/marketing/campaigns/{campaign.pk}/call-list", {"status": "pending"}).json()
+    assert [entry["contact"]["full_name"] for entry in pending["items"]] == ["周空"]
+    assert CampaignResponse.objects.filter(campaign=campaign).count() == 1
 
 
 def test_sms_campaign_through_the_simulator_with_retries_and_failures(api_client, admin_user, audience, everyone):

@@ -152,3 +152,80 @@ def test_the_360_page_shows_registrations_and_campaign_responses(client, admin_u
     assert 'id="marketing-history"' in page
     assert "Summit invitations</a>: Registered" in page
     assert "5G Summit</a>: Registered" in page
+
+
+# ======================================================================================
+# The staff pages
+# ======================================================================================
+def event_form(**data):
+    starts = timezone.localtime(timezone.now() + datetime.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M")
+    return {"name": "Cloud Day", "slug": "", "description": "", "starts_at": starts, "ends_at": "",
+            "venue": "上海国际会议中心", "address": "", "capacity": "2", "registration_open": "on",
+            "reminder_hours": "24", **data}
+
+
+def test_event_pages_create_edit_attendance_and_follow_up(client, make_user, customer):
+    from guanxi.core.models import Role
+
+    marketer = make_user("marketer", Role.MARKETER)
+    client.force_login(marketer)
+    assert client.get("/marketing/events/new/").status_code == 200
+    # bad input: field errors on the page, nothing stored
+    response = client.post("/marketing/events/new/", event_form(name="", starts_at="tomorrow"))
+    assert response.status_code == 400 and not Event.objects.exists()
+    starts = timezone.localtime(timezone.now() + datetime.timedelta(days=10))
+    response = client.post("/marketing/events/new/", event_form(
+        ends_at=(starts - datetime.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")))
+    assert response.status_code == 400 and "The end must not be before the start." in response.content.decode()
+    assert not Event.objects.exists()
+    # a good form makes the event with its public web address
+    response = client.post("/marketing/events/new/", event_form())
+    event = Event.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/marketing/events/{event.pk}/"
+    assert (event.slug, event.capacity, event.owner_id, event.registration_open) == ("cloud-day", 2, marketer.pk, True)
+    assert "Cloud Day" in client.get("/marketing/events/").content.decode()
+    # people register through the public form; the event page shows them and the seats
+    register(client, "cloud-day", full_name="王芳", email="wang@example.cn")
+    register(client, "cloud-day", full_name="Anna", email="anna@example.com")
+    register(client, "cloud-day", full_name="Late", email="late@example.com")
+    page = client.get(f"/marketing/events/{event.pk}/").content.decode()
+    assert "2 of 2 taken, 1 waiting" in page and "/marketing/e/cloud-day/" in page and "anna@example.com" in page
+    # the capacity cannot drop below the seats taken; raising it seats the waiting list
+    response = client.post(f"/marketing/events/{event.pk}/edit/", event_form(capacity="1"))
+    assert response.status_code == 400 and Event.objects.get(pk=event.pk).capacity == 2
+    response = client.post(f"/marketing/events/{event.pk}/edit/", event_form(capacity="3"))
+    assert response.status_code == 302 and Event.objects.get(pk=event.pk).capacity == 3
+    assert EventRegistration.objects.get(email="late@example.com").status == "registered"
+    # attendance is ticked on the page
+    wang, anna = (EventRegistration.objects.get(email=email) for email in ("wang@example.cn", "anna@example.com"))
+    client.post(f"/marketing/events/{event.pk}/attendance/", {"registration": [wang.pk], "attended": "1"})
+    client.post(f"/marketing/events/{event.pk}/attendance/", {"registration": [anna.pk], "attended": "0"})
+    assert EventRegistration.objects.get(pk=wang.pk).status == "attended"
+    assert EventRegistration.objects.get(pk=anna.pk).status == "no_show"
+    # the follow-up campaign to those who came opens as a draft
+    response = client.post(f"/marketing/events/{event.pk}/follow-up/", {"audience": "attended"})
+    follow_up = Campaign.objects.get(event=event)
+    assert response.status_code == 302 and response["Location"] == f"/marketing/campaigns/{follow_up.pk}/"
+    assert list(SegmentMember.objects.filter(segment=follow_up.segment).values_list("contact_id", flat=True)) == [
+        customer.pk]
+    # an event with registrations is kept
+    response = client.post(f"/marketing/events/{event.pk}/delete/", follow=True)
+    assert "People registered for this event" in response.content.decode() and Event.objects.filter(
+        pk=event.pk).exists()
+
+
+def test_sales_reps_see_events_but_do_not_change_them(client, make_user, admin_user, event):
+    from guanxi.core.models import Role
+
+    register(client, "5g-summit", full_name="Anna", email="anna@example.com")
+    anna = EventRegistration.objects.get()
+    client.force_login(make_user("rep", Role.SALES_REP))
+    page = client.get(f"/marketing/events/{event.pk}/")
+    assert page.status_code == 200 and 'name="registration"' not in page.content.decode()
+    assert client.get("/marketing/events/new/").status_code == 403
+    assert client.post("/marketing/events/new/", event_form()).status_code == 403
+    assert client.post(f"/marketing/events/{event.pk}/edit/", event_form(name="Renamed")).status_code == 403
+    response = client.post(f"/marketing/events/{event.pk}/attendance/", {"registration": [anna.pk]})
+    assert response.status_code == 403
+    assert Event.objects.get(pk=event.pk).name == "5G Summit" and Event.objects.count() == 1
+    assert EventRegistration.objects.get(pk=anna.pk).status == "registered"

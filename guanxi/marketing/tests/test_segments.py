@@ -157,6 +157,32 @@ def test_bought_x_but_not_y_in_the_last_twelve_months(people, admin_user):
     assert members(rules) == {"王芳"}
 
 
+def test_case_history_counts_service_cases_by_period(api_client, people, admin_user):
+    """Case history: every service case opens a "case" episode on the interaction log."""
+    from guanxi.interactions.models import Episode
+    from guanxi.interactions.services import episode_open
+
+    now = timezone.now()
+    for number, (person, days_ago) in enumerate([("wang", 5), ("wang", 20), ("li", 200), ("zhang", 3)]):
+        episode = episode_open(kind="case", title=f"C-{number}", source_type="case", source_id=str(number),
+                               contact_id=people[person].pk)
+        Episode.objects.filter(pk=episode.pk).update(started_at=now - datetime.timedelta(days=days_ago))
+    episode_open(kind="purchase", title="Not a case", contact_id=people["chen"].pk)
+    assert members({"type": "case_history"}) == {"王芳", "李强", "张伟"}
+    assert members({"type": "case_history", "within_days": 30, "min_count": 2}) == {"王芳"}
+    # "gold customers without a case this quarter"
+    rules = group("all", field("value_tier", "eq", "gold"),
+                  {"type": "case_history", "within_days": 90, "max_count": 0})
+    assert members(rules) == {"李强"}
+    # the editor offers it, the segment page describes it, and bad numbers are refused
+    count = post(api_client, "/api/v1/marketing/segments/count", {"rules": rules})
+    assert count.status_code == 200 and count.json()["count"] == 1, count.content
+    assert "case_history" in {item["type"] for item in segment_rules.editor_schema()["predicates"]}
+    response = post(api_client, "/api/v1/marketing/segments", {
+        "name": "Quiet", "rules": {"type": "case_history", "within_days": "soon"}})
+    assert response.status_code == 422 and not Segment.objects.filter(name="Quiet").exists()
+
+
 # ======================================================================================
 # Through the API
 # ======================================================================================
