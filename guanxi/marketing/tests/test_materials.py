@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from guanxi.core.models import Role
 from guanxi.marketing import services
-from guanxi.marketing.models import Material, MaterialVersion
+from guanxi.marketing.models import Campaign, Material, MaterialVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -76,3 +76,41 @@ def test_materials_pages(client, admin_user, make_user):
     client.force_login(make_user("rep", Role.SALES_REP))
     assert client.get("/marketing/materials/", {"q": "Deck"}).status_code == 200
     assert client.get("/marketing/materials/new/").status_code == 403
+
+
+def test_pages_upload_a_new_version_search_by_tag_and_link_from_a_campaign(client, admin_user):
+    client.force_login(admin_user)
+    deck = services.material_create(actor=admin_user, data={"title": "5G 宣传册", "tags": ["5G", "brochure"]},
+                                    upload=upload())
+    services.material_create(actor=admin_user, data={"title": "Fibre price sheet", "tags": ["fibre"]},
+                             upload=upload("fibre.pdf", b"%PDF fibre"))
+    # a new version through the page; without a file nothing is stored
+    response = client.post(f"/marketing/materials/{deck.pk}/", {"note": "no file"})
+    assert response.status_code == 400 and MaterialVersion.objects.filter(material=deck).count() == 1
+    response = client.post(f"/marketing/materials/{deck.pk}/", {"note": "new prices",
+                                                                "file": upload("brochure-v2.pdf", b"%PDF v2")})
+    assert response.status_code == 302
+    deck.refresh_from_db()
+    assert deck.current_version == 2
+    assert MaterialVersion.objects.get(material=deck, number=2).note == "new prices"
+    page = client.get(f"/marketing/materials/{deck.pk}/").content.decode()
+    assert "brochure-v2.pdf" in page and "brochure.pdf" in page
+    response = client.get(f"/marketing/materials/{deck.pk}/v2/download/")
+    assert b"".join(response.streaming_content) == b"%PDF v2"
+    # search by words or by tag lists only what matches
+    found = client.get("/marketing/materials/", {"q": "宣传册"}).content.decode()
+    assert "5G 宣传册" in found and "Fibre price sheet" not in found
+    found = client.get("/marketing/materials/", {"tag": "fibre"}).content.decode()
+    assert "Fibre price sheet" in found and "5G 宣传册" not in found
+    # the campaign form links materials, and the campaign page shows them
+    response = client.post("/marketing/campaigns/new/", {
+        "name": "Brochure mailing", "channel": "direct_mail", "material_ids": [deck.pk], "currency": "CNY",
+        "budget": "0", "planned_cost": "0", "actual_cost": "0", "expected_revenue": "0"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    campaign = Campaign.objects.get(name="Brochure mailing")
+    assert list(campaign.materials.values_list("pk", flat=True)) == [deck.pk]
+    assert f"/marketing/materials/{deck.pk}/" in client.get(f"/marketing/campaigns/{campaign.pk}/").content.decode()
+    response = client.post("/marketing/campaigns/new/", {
+        "name": "Bad link", "channel": "email", "material_ids": [987654], "currency": "CNY",
+        "budget": "0", "planned_cost": "0", "actual_cost": "0", "expected_revenue": "0"})
+    assert response.status_code == 400 and not Campaign.objects.filter(name="Bad link").exists()
