@@ -22,7 +22,7 @@ from guanxi.core.ratelimit import RateLimited, check_rate
 from guanxi.core.views.guard import client_ip, staff_page
 from guanxi.core.views.paging import page_window
 from guanxi.service import forms, reports, selectors, services, sla, sla_state
-from guanxi.service.models import ALLOWED_TRANSITIONS, Case, CaseStatus, ServiceQueue, Survey
+from guanxi.service.models import ALLOWED_TRANSITIONS, Case, CaseCategory, CaseStatus, ServiceQueue, Survey
 from guanxi.service.services.surveys import survey_path, survey_token_from_link
 
 HOME_CASES = 8
@@ -673,3 +673,182 @@ def survey_answer(request, signed_token: str):
             "csat_range": range(1, 6), "nps_range": range(0, 11), "language": translation.get_language(),
         }, status=status)
 
+
+
+# ======================================================================================
+# Configuration: business calendars, SLA policies, queues and agents
+# ======================================================================================
+def _may(user, object_name: str, action: str) -> bool:
+    return can(user, object_name, action)
+
+
+@staff_page
+def settings_overview(request):
+    """Everything an administrator sets up for the service desk, on one page."""
+    may_sla, may_queues = _may(request.user, "sla_policy", "view"), _may(request.user, "service_queue", "view")
+    if not (may_sla or may_queues):
+        raise PermissionDenied(_("You may not see the service desk's configuration."))
+    context = {"may_sla": may_sla, "may_queues": may_queues,
+               "may_change_sla": _may(request.user, "sla_policy", "change"),
+               "may_create_sla": _may(request.user, "sla_policy", "create"),
+               "may_change_queues": _may(request.user, "service_queue", "change"),
+               "may_create_queues": _may(request.user, "service_queue", "create")}
+    if may_sla:
+        context["calendars"] = list(selectors.calendar_list(request.user))
+        context["policies"] = list(selectors.sla_policy_list(request.user))
+    if may_queues:
+        waiting = selectors.queue_waiting_counts()
+        context["queues"] = [(queue, waiting.get(queue.pk, 0)) for queue in selectors.queue_list(request.user)]
+        context["agents"] = list(selectors.agent_list(request.user).prefetch_related("memberships__queue"))
+        context["categories"] = dict(CaseCategory.choices)
+    return render(request, "service/settings.html", context)
+
+
+def _settings_form_page(request, form, *, title: str, delete_url: str = "", formset=None, status=None):
+    return render(request, "service/settings_form.html", {
+        "form": form, "formset": formset, "title": title, "delete_url": delete_url,
+        "cancel_url": reverse("service:settings")},
+        status=status if status is not None else (400 if request.method == "POST" else 200))
+
+
+def _saved(request, message: str):
+    messages.success(request, message)
+    return redirect("service:settings")
+
+
+@staff_page
+@require_http_methods(["GET", "POST"])
+def calendar_edit(request, calendar_id: int | None = None):
+    calendar = selectors.access_calendar_by_id(request.user, calendar_id, "change") if calendar_id else None
+    if calendar is None and not _may(request.user, "sla_policy", "create"):
+        raise PermissionDenied(_("You may not change the service desk's configuration."))
+    form = forms.CalendarForm(request.POST or None, calendar=calendar)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if calendar is None:
+                services.calendar_create(actor=request.user, data=form.to_service_data())
+            else:
+                services.calendar_update(actor=request.user, calendar_id=calendar.pk, data=form.to_service_data())
+        except ValidationError as error:
+            form.apply_service_errors(error)
+        else:
+            return _saved(request, _("Business calendar saved."))
+    return _settings_form_page(
+        request, form, title=_("Business calendar %(name)s") % {"name": calendar.name} if calendar
+        else _("New business calendar"),
+        delete_url=reverse("service:calendar_delete", args=[calendar.pk]) if calendar else "")
+
+
+def _policy_errors(error: ValidationError, form, rule_forms: list) -> None:
+    """The service numbers escalation rules as sent (``escalation_rules.1.trigger``): show
+    each refusal on the row it concerns, the rest on the policy's fields."""
+    by_key = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
+    others = {}
+    for key, messages_ in by_key.items():
+        parts = key.split(".")
+        if parts[0] == "escalation_rules" and len(parts) > 1 and parts[1].isdigit() \
+                and int(parts[1]) < len(rule_forms):
+            for message in messages_:
+                rule_forms[int(parts[1])].add_error(None, message)
+        else:
+            others[key] = messages_
+    if others:
+        form.apply_service_errors(ValidationError(others))
+
+
+@staff_page
+@require_http_methods(["GET", "POST"])
+def sla_policy_edit(request, policy_id: int | None = None):
+    policy = selectors.access_sla_policy_by_id(request.user, policy_id, "change") if policy_id else None
+    if policy is None and not _may(request.user, "sla_policy", "create"):
+        raise PermissionDenied(_("You may not change the service desk's configuration."))
+    form = forms.SlaPolicyForm(request.POST or None, policy=policy)
+    rules = forms.EscalationRuleFormSet(request.POST or None, prefix="rules",
+                                        initial=forms.escalation_rule_initial(policy))
+    if request.method == "POST" and all([form.is_valid(), rules.is_valid()]):
+        data = form.to_service_data()
+        data["escalation_rules"] = [item for item in (rule.to_service_data() for rule in rules) if item]
+        try:
+            if policy is None:
+                services.sla_policy_create(actor=request.user, data=data)
+            else:
+                services.sla_policy_update(actor=request.user, policy_id=policy.pk, data=data)
+        except ValidationError as error:
+            _policy_errors(error, form, [rule for rule in rules if rule.cleaned_data.get("trigger")])
+        else:
+            return _saved(request, _("SLA policy saved."))
+    return _settings_form_page(
+        request, form, formset=rules, title=_("SLA policy %(name)s") % {"name": policy.name} if policy
+        else _("New SLA policy"),
+        delete_url=reverse("service:sla_policy_delete", args=[policy.pk]) if policy else "")
+
+
+@staff_page
+@require_http_methods(["GET", "POST"])
+def queue_edit(request, queue_id: int | None = None):
+    queue = selectors.access_queue_by_id(request.user, queue_id, "change") if queue_id else None
+    if queue is None and not _may(request.user, "service_queue", "create"):
+        raise PermissionDenied(_("You may not change the service desk's configuration."))
+    form = forms.QueueForm(request.POST or None, queue=queue)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if queue is None:
+                services.queue_create(actor=request.user, data=form.to_service_data())
+            else:
+                services.queue_update(actor=request.user, queue_id=queue.pk, data=form.to_service_data())
+        except ValidationError as error:
+            form.apply_service_errors(error)
+        else:
+            return _saved(request, _("Queue saved."))
+    return _settings_form_page(
+        request, form, title=_("Queue %(name)s") % {"name": queue.name} if queue else _("New queue"),
+        delete_url=reverse("service:queue_delete", args=[queue.pk]) if queue else "")
+
+
+@staff_page
+@require_http_methods(["GET", "POST"])
+def agent_edit(request, user_id: int | None = None):
+    agent = selectors.access_agent_by_user_id(request.user, user_id, "change") if user_id else None
+    if not _may(request.user, "service_queue", "change"):
+        raise PermissionDenied(_("You may not change the service desk's configuration."))
+    form = forms.AgentForm(request.POST or None, agent=agent)
+    if request.method == "POST" and form.is_valid():
+        person = agent.user if agent is not None else form.cleaned_data["user"]
+        try:
+            services.agent_save(actor=request.user, user_id=person.pk, data=form.to_service_data())
+        except ValidationError as error:
+            form.apply_service_errors(error)
+        else:
+            return _saved(request, _("Agent profile saved."))
+    return _settings_form_page(
+        request, form, title=_("Agent %(name)s") % {"name": agent.user} if agent else _("New agent profile"))
+
+
+def _settings_delete(request, delete, message: str):
+    try:
+        delete()
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("service:settings")
+    return _saved(request, message)
+
+
+@staff_page
+@require_POST
+def calendar_delete(request, calendar_id: int):
+    return _settings_delete(request, lambda: services.calendar_delete(actor=request.user, calendar_id=calendar_id),
+                            _("Business calendar deleted."))
+
+
+@staff_page
+@require_POST
+def sla_policy_delete(request, policy_id: int):
+    return _settings_delete(request, lambda: services.sla_policy_delete(actor=request.user, policy_id=policy_id),
+                            _("SLA policy deleted."))
+
+
+@staff_page
+@require_POST
+def queue_delete(request, queue_id: int):
+    return _settings_delete(request, lambda: services.queue_delete(actor=request.user, queue_id=queue_id),
+                            _("Queue deleted."))

@@ -29,6 +29,7 @@ def test_case_queue_lists_filters_and_shows_sla_time_left(browser, open_case, ag
     assert page.status_code == 200
     html = page.content.decode()
     assert mine.number in html and other.number in html and "8 h 0 min left" in html
+    assert 'href="/service/contact-us/"' in html   # the public web form, to link from the website
     filtered = browser.get("/service/", {"assigned": "mine"}).content.decode()
     assert mine.number in filtered and other.number not in filtered
     assert other.number in browser.get("/service/", {"q": "invoice"}).content.decode()
