@@ -18,7 +18,7 @@ from guanxi.interactions.models import Interaction
 from guanxi.jobs.models import Job, JobState
 from guanxi.marketing import reports, services
 from guanxi.marketing.models import (
-    CallListEntry, Campaign, CampaignRecipient, CampaignResponse, CampaignStatus, EmailSuppression, MessageTemplate,
+    AbTest, CallListEntry, Campaign, CampaignRecipient, CampaignResponse, CampaignStatus, EmailSuppression, MessageTemplate,
     RecipientState,
 )
 from guanxi.marketing.sms_gateways import SimulatorGateway, SmsPermanentError, SmsTemporaryError, TwilioGateway
@@ -387,6 +387,36 @@ def test_campaign_pages_create_launch_and_show_results(client, admin_user, every
     assert "Completed" in page and 'id="roi-figures"' in page
     assert client.get("/marketing/campaigns/roi/").status_code == 200
     assert client.get("/marketing/campaigns/").status_code == 200
+
+
+def test_campaign_page_actions_refuse_bad_input_with_4xx_and_store_nothing(client, admin_user, everyone,
+                                                                            email_template, smtp_sink):
+    client.force_login(admin_user)
+    campaign = make_campaign(admin_user)
+    # launching a campaign without audience or message names both and stays a draft
+    response = client.post(f"/marketing/campaigns/{campaign.pk}/launch/")
+    assert response.status_code == 400 and Campaign.objects.get(pk=campaign.pk).status == "draft"
+    # costs: a negative amount is refused on the form, a good one raises the actual cost
+    response = client.post(f"/marketing/campaigns/{campaign.pk}/cost/", {"amount": "-5", "note": "oops"})
+    assert response.status_code == 400 and 'id="id_amount_error"' in response.content.decode()
+    assert Campaign.objects.get(pk=campaign.pk).actual_cost == Decimal("0")
+    response = client.post(f"/marketing/campaigns/{campaign.pk}/cost/", {"amount": "250.50", "note": "printing"})
+    assert response.status_code == 302 and Campaign.objects.get(pk=campaign.pk).actual_cost == Decimal("250.50")
+    # the A/B test form: B must differ from A; a good one is stored
+    services.campaign_update(actor=admin_user, campaign_id=campaign.pk, data={
+        "segment_id": everyone.pk, "template_id": email_template.pk})
+    form = {"metric": "open", "sample_percent": "30", "subject_b": "", "template_b_id": "", "decide_after_hours": "4"}
+    response = client.post(f"/marketing/campaigns/{campaign.pk}/ab-test/", form)
+    assert response.status_code == 400 and not AbTest.objects.filter(campaign=campaign).exists()
+    response = client.post(f"/marketing/campaigns/{campaign.pk}/ab-test/", {**form, "subject_b": "B 版本"})
+    assert response.status_code == 302
+    assert AbTest.objects.filter(campaign=campaign).values_list("subject_b", "sample_percent").get() == ("B 版本", 30)
+    # cancelled, it can no longer be launched: 409 on the page, still cancelled
+    assert client.post(f"/marketing/campaigns/{campaign.pk}/cancel/").status_code == 302
+    response = client.post(f"/marketing/campaigns/{campaign.pk}/launch/")
+    assert response.status_code == 409 and Campaign.objects.get(pk=campaign.pk).status == "cancelled"
+    assert smtp_sink.count == 0
+    assert client.post(f"/marketing/campaigns/{campaign.pk}/explode/").status_code == 404
 
 
 def test_roles_without_campaign_rights(client_for, make_user, admin_user):

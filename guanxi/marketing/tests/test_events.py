@@ -202,6 +202,12 @@ def test_event_pages_create_edit_attendance_and_follow_up(client, make_user, cus
     client.post(f"/marketing/events/{event.pk}/attendance/", {"registration": [anna.pk], "attended": "0"})
     assert EventRegistration.objects.get(pk=wang.pk).status == "attended"
     assert EventRegistration.objects.get(pk=anna.pk).status == "no_show"
+    # unknown people and an empty audience are refused on the page, with nothing changed
+    response = client.post(f"/marketing/events/{event.pk}/attendance/", {"registration": [987654], "attended": "1"})
+    assert response.status_code == 400 and "987654" in response.content.decode()
+    response = client.post(f"/marketing/events/{event.pk}/follow-up/", {"audience": "registered"})
+    assert response.status_code == 400 and "Nobody known to us is in this group." in response.content.decode()
+    assert not Campaign.objects.exists()
     # the follow-up campaign to those who came opens as a draft
     response = client.post(f"/marketing/events/{event.pk}/follow-up/", {"audience": "attended"})
     follow_up = Campaign.objects.get(event=event)
@@ -209,9 +215,9 @@ def test_event_pages_create_edit_attendance_and_follow_up(client, make_user, cus
     assert list(SegmentMember.objects.filter(segment=follow_up.segment).values_list("contact_id", flat=True)) == [
         customer.pk]
     # an event with registrations is kept
-    response = client.post(f"/marketing/events/{event.pk}/delete/", follow=True)
-    assert "People registered for this event" in response.content.decode() and Event.objects.filter(
-        pk=event.pk).exists()
+    response = client.post(f"/marketing/events/{event.pk}/delete/")
+    assert response.status_code == 409 and "People registered for this event" in response.content.decode()
+    assert Event.objects.filter(pk=event.pk).exists()
 
 
 def test_sales_reps_see_events_but_do_not_change_them(client, make_user, admin_user, event):

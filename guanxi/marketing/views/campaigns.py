@@ -105,6 +105,18 @@ def _int(value) -> int | None:
 
 @staff_page
 def campaign_detail(request, campaign_id: int):
+    return _detail_page(request, campaign_id)
+
+
+def _email_templates(user) -> list:
+    return list(selectors.template_list(user, channel=TemplateChannel.EMAIL)[:200]) \
+        if can(user, selectors.TEMPLATE, "view") else []
+
+
+def _detail_page(request, campaign_id: int, *, cost_form: CostForm | None = None, ab_form: AbTestForm | None = None,
+                 status: int = 200):
+    """The campaign page; after a refused action it comes back with the submitted form, its
+    field errors and the 4xx status instead of a redirect."""
     user = request.user
     campaign = selectors.access_campaign_by_id(user, campaign_id)
     may_change = selectors.visible_campaigns(user, "change").filter(pk=campaign.pk).exists() \
@@ -113,8 +125,6 @@ def campaign_detail(request, campaign_id: int):
     problems = selectors.campaign_recipients(user, campaign.pk).filter(
         state__in=[wanted] if wanted in PROBLEM_STATES else PROBLEM_STATES).order_by("state", "id")
     ab_test = selectors.campaign_ab_test(campaign)
-    templates = list(selectors.template_list(user, channel=TemplateChannel.EMAIL)[:200]) \
-        if can(user, selectors.TEMPLATE, "view") else []
     from guanxi.jobs.models import Job
 
     return render(request, "marketing/campaign_detail.html", {
@@ -128,13 +138,13 @@ def campaign_detail(request, campaign_id: int):
         if campaign.channel == CampaignChannel.PHONE else [],
         "job": Job.objects.filter(pk=campaign.send_job_id).first() if campaign.send_job_id else None,
         "ab_test": ab_test, "ab_results": _ab_results(ab_test),
-        "ab_form": AbTestForm(templates=templates, initial={
+        "ab_form": ab_form or AbTestForm(templates=_email_templates(user), initial={
             "metric": ab_test.metric, "sample_percent": ab_test.sample_percent, "subject_b": ab_test.subject_b,
             "template_b_id": ab_test.template_b_id, "decide_after_hours": ab_test.decide_after_hours}
             if ab_test else {"sample_percent": 20, "decide_after_hours": 4}),
-        "cost_form": CostForm(), "response_kinds": ResponseKind.choices,
+        "cost_form": cost_form or CostForm(), "response_kinds": ResponseKind.choices,
         "materials": list(campaign.materials.all()),
-    })
+    }, status=status)
 
 
 def _ab_results(ab_test):
@@ -150,13 +160,15 @@ def _ab_results(ab_test):
 def campaign_action(request, campaign_id: int, action: str):
     """The buttons of the campaign page: launch, cancel, complete, delete, cost, A/B test."""
     user = request.user
+    cost_form = CostForm(request.POST) if action == "cost" else None
+    ab_form = AbTestForm(request.POST, templates=_email_templates(user)) if action == "ab-test" else None
     handlers = {
         "launch": lambda: services.campaign_launch(actor=user, campaign_id=campaign_id),
         "cancel": lambda: services.campaign_cancel(actor=user, campaign_id=campaign_id),
         "complete": lambda: services.campaign_complete(actor=user, campaign_id=campaign_id),
         "delete": lambda: services.campaign_delete(actor=user, campaign_id=campaign_id),
-        "cost": lambda: _add_cost(request, campaign_id),
-        "ab-test": lambda: _set_ab_test(request, campaign_id),
+        "cost": lambda: _add_cost(request, campaign_id, cost_form),
+        "ab-test": lambda: _set_ab_test(request, campaign_id, ab_form),
         "ab-test-remove": lambda: services.ab_test_remove(actor=user, campaign_id=campaign_id),
         "decide": lambda: services.ab_test_decide(actor=user, campaign_id=campaign_id),
         "posted": lambda: services.campaign_mark_mailed(actor=user, campaign_id=campaign_id),
@@ -170,10 +182,10 @@ def campaign_action(request, campaign_id: int, action: str):
         for key, texts in by_key.items():
             for text in texts:
                 messages.error(request, text)
-        return redirect("marketing:campaign_detail", campaign_id)
+        return _detail_page(request, campaign_id, cost_form=cost_form, ab_form=ab_form, status=400)
     except Conflict as error:
         messages.error(request, str(error))
-        return redirect("marketing:campaign_detail", campaign_id)
+        return _detail_page(request, campaign_id, status=409)
     if action == "delete":
         messages.success(request, _("Campaign deleted."))
         return redirect("marketing:campaign_list")
@@ -185,17 +197,14 @@ def campaign_action(request, campaign_id: int, action: str):
     return redirect("marketing:campaign_detail", campaign_id)
 
 
-def _add_cost(request, campaign_id: int):
-    form = CostForm(request.POST)
+def _add_cost(request, campaign_id: int, form: CostForm):
     if not form.is_valid():
         raise ValidationError({field: list(texts) for field, texts in form.errors.items()})
     return services.campaign_add_cost(actor=request.user, campaign_id=campaign_id, amount=form.cleaned_data["amount"],
                                       note=form.cleaned_data["note"])
 
 
-def _set_ab_test(request, campaign_id: int):
-    templates = list(selectors.template_list(request.user, channel=TemplateChannel.EMAIL)[:200])
-    form = AbTestForm(request.POST, templates=templates)
+def _set_ab_test(request, campaign_id: int, form: AbTestForm):
     if not form.is_valid():
         raise ValidationError({field: list(texts) for field, texts in form.errors.items()})
     return services.ab_test_set(actor=request.user, campaign_id=campaign_id, data=form.to_service_data())

@@ -67,6 +67,11 @@ def _event_form(request, event):
 
 @staff_page
 def event_detail(request, event_id: int):
+    return _event_page(request, event_id)
+
+
+def _event_page(request, event_id: int, status: int = 200):
+    """The event page; after a refused action it comes back with the reason and the 4xx status."""
     event = selectors.access_event_by_id(request.user, event_id)
     registrations = list(selectors.event_registrations(request.user, event.pk))
     seated = sum(1 for item in registrations if item.status in (RegistrationStatus.REGISTERED,
@@ -79,7 +84,7 @@ def event_detail(request, event_id: int):
         selectors.visible_events(request.user, "change").filter(pk=event.pk).exists(),
         "may_follow_up": can(request.user, selectors.CAMPAIGN, "create"),
         "campaigns": list(event.campaigns.all()[:20]),
-    })
+    }, status=status)
 
 
 @staff_page
@@ -110,8 +115,10 @@ def event_action(request, event_id: int, action: str):
         for texts in (error.message_dict.values() if hasattr(error, "error_dict") else [error.messages]):
             for text in texts:
                 messages.error(request, text)
+        return _event_page(request, event_id, status=400)
     except (Conflict, NotFound) as error:
         messages.error(request, str(error))
+        return _event_page(request, event_id, status=409 if isinstance(error, Conflict) else 404)
     return redirect("marketing:event_detail", event_id)
 
 
