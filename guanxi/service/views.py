@@ -3,12 +3,13 @@ service, render. Panels for the 360° pages and the home page are at the top."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 
 import numpy as np
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, HttpResponseBadRequest
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -22,7 +23,9 @@ from guanxi.core.ratelimit import RateLimited, check_rate
 from guanxi.core.views.guard import client_ip, staff_page
 from guanxi.core.views.paging import page_window
 from guanxi.service import forms, reports, selectors, services, sla, sla_state
-from guanxi.service.models import ALLOWED_TRANSITIONS, Case, CaseCategory, CaseStatus, ServiceQueue, Survey
+from guanxi.service.models import (
+    ALLOWED_TRANSITIONS, Case, CaseCategory, CaseOrigin, CasePriority, CaseStatus, ServiceQueue, Survey,
+)
 from guanxi.service.services.surveys import survey_path, survey_token_from_link
 
 HOME_CASES = 8
@@ -585,16 +588,47 @@ def dashboard(request):
     return render(request, "service/dashboard.html", {"figures": figures, "days": days, "labels": labels})
 
 
+def _grouping_labels() -> dict[str, str]:
+    return {"policy": _("SLA policy"), "priority": _("Priority"), "queue": _("Queue"), "agent": _("Agent"),
+            "category": _("Category"), "channel": _("Channel"), "customer": _("Customer"), "product": _("Product"),
+            "period": _("Period")}
+
+
+# Groups whose stored values are choices: shown by their translated labels.
+SLA_GROUP_CHOICES = {"priority": CasePriority, "category": CaseCategory, "channel": CaseOrigin}
+
+
 @staff_page
 def sla_report(request):
+    """SLA attainment per policy, priority, queue, agent, category or channel; ``?format=csv``
+    downloads the same rows."""
     period = _period_from(request)
     group_by = request.GET.get("group_by", "policy")
     try:
         report = reports.sla_report(request.user, period, group_by)
     except ValidationError:
         return HttpResponseBadRequest(_("Unknown grouping."))
+    choices = SLA_GROUP_CHOICES.get(group_by)
+    for row in report["rows"]:
+        row["label"] = str(choices(row["group"]).label) if choices and row["group"] in choices.values \
+            else row["group"]
+    labels = _grouping_labels()
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="sla-{group_by}-{period.start:%Y%m%d}.csv"'
+        response.write("\ufeff")   # so that spreadsheet programs read the UTF-8 (Chinese names) correctly
+        writer = csv.writer(response)
+        writer.writerow([labels[group_by], _("Resolved"), _("Resolution in time"), _("Resolution in time (%)"),
+                         _("First response in time"), _("First response in time (%)"),
+                         _("Average working hours to resolve"), _("Open and breached now")])
+        for row in report["rows"]:
+            writer.writerow([row["label"], row["resolved"], row["resolution_met"], row["resolution_percent"],
+                             row["first_response_met"], row["first_response_percent"],
+                             row["average_working_hours"], row["breached_open"]])
+        return response
     return render(request, "service/sla_report.html", {
-        "report": report, "period": period, "group_by": group_by, "groupings": list(reports.SLA_GROUPS),
+        "report": report, "period": period, "group_by": group_by, "group_label": labels[group_by],
+        "groupings": [(key, labels[key]) for key in reports.SLA_GROUPS],
         "end_day": (period.end - dt.timedelta(days=1)).date()})
 
 
@@ -609,7 +643,8 @@ def satisfaction(request):
         return HttpResponseBadRequest(_("Unknown grouping."))
     return render(request, "service/satisfaction.html", {
         "report": report, "period": period, "group_by": group_by, "granularity": granularity,
-        "groupings": list(reports.SATISFACTION_GROUPS) + ["period"],
+        "group_label": _grouping_labels()[group_by],
+        "groupings": [(key, _grouping_labels()[key]) for key in list(reports.SATISFACTION_GROUPS) + ["period"]],
         "end_day": (period.end - dt.timedelta(days=1)).date()})
 
 

@@ -173,7 +173,14 @@ def test_dashboard_and_reports_render(browser, open_case, agent, clock):
     dashboard = browser.get("/service/dashboard/")
     assert dashboard.status_code == 200 and "chart.umd.min.js" in dashboard.content.decode()
     assert 'id="dashboard-data"' in dashboard.content.decode()
-    assert browser.get("/service/reports/sla/", {"group_by": "agent"}).status_code == 200
+    by_agent = browser.get("/service/reports/sla/", {"group_by": "agent"})
+    assert by_agent.status_code == 200 and '<th scope="row">agent-li</th><td>1</td>' in by_agent.content.decode()
+    by_priority = browser.get("/service/reports/sla/", {"group_by": "priority"}).content.decode()
+    assert '<th scope="col">Priority</th>' in by_priority and '<th scope="row">Normal</th>' in by_priority
+    download = browser.get("/service/reports/sla/", {"group_by": "priority", "format": "csv"})
+    assert download["Content-Type"].startswith("text/csv")
+    lines = download.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("Priority,Resolved,") and lines[1].startswith("Normal,1,1,100")
     assert browser.get("/service/reports/sla/", {"group_by": "weather"}).status_code == 400
     assert browser.get("/service/reports/satisfaction/", {"group_by": "channel"}).status_code == 200
     assert browser.get("/service/contracts/").status_code == 200
