@@ -6,7 +6,8 @@ from __future__ import annotations
 from django.utils import timezone
 
 from guanxi.marketing import conf, mail_merge, selectors
-from guanxi.marketing.models import Campaign, CampaignRecipient, RecipientState
+from guanxi.core.models import Contact
+from guanxi.marketing.models import Campaign, CampaignChannel, CampaignRecipient, RecipientState
 from guanxi.marketing.printing import Mailing
 
 PRINTABLE = (RecipientState.PENDING, RecipientState.SENT)
@@ -27,11 +28,16 @@ def _mailing(context: dict) -> Mailing:
 
 
 def campaign_mailings(actor, campaign_id: int) -> tuple[Campaign, list[tuple[Mailing, dict]]]:
-    """(campaign, [(mailing, merge context)]) for the campaign's recipients, in order."""
+    """(campaign, [(mailing, merge context)]) for the campaign's recipients, in order. Consent
+    is checked again when printing: someone erased, marked do-not-contact or without mail
+    consent since launch gets no letter."""
+    from guanxi.marketing.sending import campaign_merge_fields, reachable
+
     campaign = selectors.access_campaign_by_id(actor, campaign_id)
-    contact_ids = list(CampaignRecipient.objects.filter(campaign=campaign, state__in=PRINTABLE)
-                       .order_by("id").values_list("contact_id", flat=True))
-    from guanxi.marketing.sending import campaign_merge_fields
+    contact_ids = list(CampaignRecipient.objects.filter(
+        campaign=campaign, state__in=PRINTABLE,
+        contact__in=Contact.objects.filter(reachable(CampaignChannel.DIRECT_MAIL)).values("pk"))
+        .order_by("id").values_list("contact_id", flat=True))
 
     contexts = mail_merge.contexts_for(contact_ids, campaign_merge_fields(campaign))
     return campaign, [(_mailing(contexts[pk]), contexts[pk]) for pk in contact_ids if pk in contexts]

@@ -154,8 +154,16 @@ def campaign_responses(actor: User, campaign_id: int, *, kind: str = "") -> Quer
 
 
 def campaign_call_list(actor: User, campaign_id: int, *, status: str = "") -> QuerySet[CallListEntry]:
+    """The call list as the contact center works it. Someone who since launch was erased,
+    marked do-not-contact or withdrew phone consent drops out of what is still to call
+    (done calls stay as history)."""
+    from guanxi.marketing.models import CallListStatus, CampaignChannel
+    from guanxi.marketing.sending import reachable
+
     campaign = access_campaign_by_id(actor, campaign_id)
-    queryset = CallListEntry.objects.filter(campaign=campaign).select_related("contact", "contact__account")
+    queryset = CallListEntry.objects.filter(campaign=campaign).select_related("contact", "contact__account").exclude(
+        Q(status__in=(CallListStatus.PENDING, CallListStatus.CALLBACK))
+        & ~Q(contact__in=Contact.objects.filter(reachable(CampaignChannel.PHONE)).values("pk")))
     if status:
         queryset = queryset.filter(status=status)
     return queryset.order_by("priority", "id")

@@ -24,6 +24,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/", campaigns.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:campaign_id>/edit/", campaigns.campaign_edit, name="campaign_edit"),
     path("campaigns/<int:campaign_id>/print/<str:kind>.pdf", printing.campaign_print, name="campaign_print"),
+    path("campaigns/<int:campaign_id>/call-list.csv", campaigns.campaign_call_list_csv, name="campaign_call_list_csv"),
     path("campaigns/<int:campaign_id>/<str:action>/", campaigns.campaign_action, name="campaign_action"),
     path("events/", events.event_list, name="event_list"),
     path("events/new/", events.event_create, name="event_create"),

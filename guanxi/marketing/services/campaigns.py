@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.audit import audit_record, diff
 from guanxi.core.errors import Conflict, NotFound, PermissionDenied
-from guanxi.core.models import AuditAction, User
+from guanxi.core.models import AuditAction, Contact, User
 from guanxi.marketing import mail_merge, selectors, sending
 from guanxi.marketing.models import (
     AbTest, CallListEntry, CallListStatus, Campaign, CampaignChannel, CampaignRecipient, CampaignStatus,
@@ -318,6 +318,11 @@ def campaign_mark_mailed(*, actor: User, campaign_id: int) -> int:
     campaign = selectors.access_campaign_by_id(actor, campaign_id, "change")
     if campaign.channel != CampaignChannel.DIRECT_MAIL or campaign.status != CampaignStatus.RUNNING:
         raise Conflict(_("Only a running direct-mail campaign is posted."))
+    # the letters printed for those still reachable (see print_runs); the others were not posted
+    CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PENDING).exclude(
+        contact__in=Contact.objects.filter(sending.reachable(CampaignChannel.DIRECT_MAIL)).values("pk")).update(
+        state=RecipientState.SKIPPED, last_error=_("No longer reachable: consent withdrawn, do not contact, "
+                                                   "erased or address suppressed."))
     posted = CampaignRecipient.objects.filter(campaign=campaign, state=RecipientState.PENDING).update(
         state=RecipientState.SENT, sent_at=timezone.now())
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=campaign, changes={"posted": [None, posted]})

@@ -3,7 +3,9 @@ event and web; budget and costs, target segment, schedule, owner, status; launch
 validation that names every problem; responses as interactions; ROI from SQL aggregates
 with leads and won deals attributed by the sales domain."""
 
+import csv
 import datetime
+import io
 import json
 import threading
 from decimal import Decimal
@@ -13,7 +15,7 @@ import pytest
 from django.utils import timezone
 
 from guanxi.core import services as core_services
-from guanxi.core.models import AuditLog, CustomField, Role
+from guanxi.core.models import AuditLog, Contact, CustomField, Role
 from guanxi.interactions.models import Interaction
 from guanxi.jobs.models import Job, JobState
 from guanxi.marketing import reports, services
@@ -227,6 +229,37 @@ def test_phone_campaign_produces_a_call_list_best_customers_first(api_client, ad
     pending = api_client.get(f"/api/v1/marketing/campaigns/{campaign.pk}/call-list", {"status": "pending"}).json()
     assert [entry["contact"]["full_name"] for entry in pending["items"]] == ["周空"]
     assert CampaignResponse.objects.filter(campaign=campaign).count() == 1
+
+
+def test_the_call_list_drops_people_no_longer_reachable_and_downloads_as_csv(client, api_client, admin_user,
+                                                                             make_user, audience, everyone):
+    campaign = make_campaign(admin_user, channel="phone", segment_id=everyone.pk)
+    post(api_client, f"/api/v1/marketing/campaigns/{campaign.pk}/launch")
+    wang_entry = CallListEntry.objects.get(campaign=campaign, contact=audience["wang"])
+    services.call_list_entry_update(actor=admin_user, campaign_id=campaign.pk, entry_id=wang_entry.pk, status="done",
+                                    disposition="interested")
+    # after launch Wang is erased (his done call stays as history) and Li asks not to be called again
+    core_services.contact_update(actor=admin_user, contact_id=audience["li"].pk, data={"do_not_contact": True})
+    Contact.objects.filter(pk=audience["wang"].pk).update(is_erased=True)
+    entries = api_client.get(f"/api/v1/marketing/campaigns/{campaign.pk}/call-list").json()["items"]
+    assert [(entry["contact"]["full_name"], entry["status"]) for entry in entries] == [
+        ("王芳", "done"), ("周空", "pending")]
+    client.force_login(admin_user)
+    page = client.get(f"/marketing/campaigns/{campaign.pk}/").content.decode()
+    assert f"/marketing/campaigns/{campaign.pk}/call-list.csv" in page
+    response = client.get(f"/marketing/campaigns/{campaign.pk}/call-list.csv")
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0][:4] == ["Priority", "Contact ID", "Name", "Phone"]
+    assert [(row[2], row[3], row[6]) for row in rows[1:]] == [("王芳", "+8613800000001", "done"),
+                                                              ("周空", "+8613800000006", "pending")]
+    # the stored list itself is unchanged: the filter is applied when it is read
+    assert CallListEntry.objects.filter(campaign=campaign).count() == 3
+    # only phone campaigns have one, and only for those who may see the campaign
+    email = make_campaign(admin_user, name="Mail")
+    assert client.get(f"/marketing/campaigns/{email.pk}/call-list.csv").status_code == 404
+    client.force_login(make_user("agent", Role.SERVICE_AGENT))
+    assert client.get(f"/marketing/campaigns/{campaign.pk}/call-list.csv").status_code == 403
 
 
 def test_sms_campaign_through_the_simulator_with_retries_and_failures(api_client, admin_user, audience, everyone):

@@ -87,6 +87,22 @@ def test_campaign_letters_labels_and_envelopes(client, admin_user, mailed, setti
     assert set(CampaignRecipient.objects.values_list("state", flat=True)) == {"sent"}
 
 
+def test_no_letter_for_someone_erased_or_without_consent_since_launch(admin_user, mailed):
+    from guanxi.core.models import Contact
+    from guanxi.marketing import print_runs
+
+    campaign, wang, anna = mailed
+    Contact.objects.filter(pk=wang.pk).update(is_erased=True)
+    _campaign, letters = print_runs.campaign_letters(admin_user, campaign.pk)
+    assert [mailing.name for mailing, _heading, _body in letters] == ["Anna Smith"]
+    _campaign, mailings = print_runs.campaign_mailings(admin_user, campaign.pk)
+    assert [mailing.name for mailing, _context in mailings] == ["Anna Smith"]
+    # posting counts only the letters printed; Wang is skipped with the reason
+    assert services.campaign_mark_mailed(actor=admin_user, campaign_id=campaign.pk) == 1
+    states = dict(CampaignRecipient.objects.filter(campaign=campaign).values_list("contact_id", "state"))
+    assert states == {wang.pk: "skipped", anna.pk: "sent"}
+
+
 def test_printing_needs_the_right_to_see_the_campaign(client, make_user, mailed):
     from guanxi.core.models import Role
 

@@ -3,11 +3,15 @@ outcomes, responses, ROI, A/B test, call list) with its actions, and the ROI rep
 
 from __future__ import annotations
 
+import csv
+import io
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -145,6 +149,30 @@ def _detail_page(request, campaign_id: int, *, cost_form: CostForm | None = None
         "cost_form": cost_form or CostForm(), "response_kinds": ResponseKind.choices,
         "materials": list(campaign.materials.all()),
     }, status=status)
+
+
+@staff_page
+def campaign_call_list_csv(request, campaign_id: int):
+    """The phone campaign's call list for a dialer or a contact center, best customers first;
+    those no longer reachable are left out (see ``selectors.campaign_call_list``)."""
+    campaign = selectors.access_campaign_by_id(request.user, campaign_id)
+    if campaign.channel != CampaignChannel.PHONE:
+        raise Http404(_("Only a phone campaign has a call list."))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_("Priority"), _("Contact ID"), _("Name"), _("Phone"), _("Account"), _("Language"),
+                     _("Status"), _("Attempts"), _("Call back at"), _("Disposition")])
+    for entry in selectors.campaign_call_list(request.user, campaign.pk).iterator(chunk_size=2000):
+        contact = entry.contact
+        writer.writerow([entry.priority, contact.pk, contact.full_name, entry.phone,
+                         contact.account.name if contact.account_id else "", contact.preferred_language,
+                         entry.status, entry.attempts,
+                         timezone.localtime(entry.callback_at).isoformat() if entry.callback_at else "",
+                         entry.disposition])
+    # the byte-order mark lets spreadsheet programs read Chinese names as UTF-8
+    response = HttpResponse("\ufeff" + buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="call-list-{campaign.pk}.csv"'
+    return response
 
 
 def _ab_results(ab_test):
