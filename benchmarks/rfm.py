@@ -10,7 +10,8 @@ three runs.
     .venv/bin/python benchmarks/rfm.py [--size 10000000] [--customers N] [--seed 1]
 
 ``--size`` is the number of transactions; customers default to a tenth of it. Ends with one
-JSON line; exits 1 if the two implementations disagree.
+JSON line (with CPU seconds and the load average beside the wall times, as the machine may be
+shared); exits 1 if the two implementations disagree.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import time
@@ -60,13 +62,15 @@ def pandas_rfm(customer_id: np.ndarray, purchase_date: np.ndarray, amount: np.nd
     return table
 
 
-def median_seconds(run: Callable[[], object]) -> tuple[float, object]:
-    timings, result = [], None
+def median_seconds(run: Callable[[], object]) -> tuple[float, float, object]:
+    """Median wall and CPU seconds of three runs (CPU beside wall: the machine may be shared)."""
+    timings, cpu_timings, result = [], [], None
     for _ in range(3):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         result = run()
         timings.append(time.perf_counter() - started)
-    return statistics.median(timings), result
+        cpu_timings.append(time.process_time() - cpu_started)
+    return statistics.median(timings), statistics.median(cpu_timings), result
 
 
 def main() -> int:
@@ -79,10 +83,10 @@ def main() -> int:
 
     customer_id, purchase_date, amount = generate(arguments.size, customers, arguments.seed)
     print(f"{arguments.size:,} transactions of {customers:,} customers")
-    our_seconds, ours = median_seconds(lambda: rfm.rfm_scores(customer_id, purchase_date, amount))
-    print(f"guanxi numpy: {our_seconds:.3f} s")
-    their_seconds, theirs = median_seconds(lambda: pandas_rfm(customer_id, purchase_date, amount))
-    print(f"pandas {pd.__version__} groupby + qcut: {their_seconds:.3f} s")
+    our_seconds, our_cpu, ours = median_seconds(lambda: rfm.rfm_scores(customer_id, purchase_date, amount))
+    print(f"guanxi numpy: {our_seconds:.3f} s ({our_cpu:.3f} CPU s)")
+    their_seconds, their_cpu, theirs = median_seconds(lambda: pandas_rfm(customer_id, purchase_date, amount))
+    print(f"pandas {pd.__version__} groupby + qcut: {their_seconds:.3f} s ({their_cpu:.3f} CPU s)")
 
     identical = (np.array_equal(ours.customer_id, theirs.index.to_numpy())
                  and np.array_equal(ours.recency, theirs["recency"].to_numpy())
@@ -96,6 +100,8 @@ def main() -> int:
         "benchmark": "rfm", "value": round(our_seconds, 3), "unit": "s", "target": TARGET_SECONDS,
         "baseline": f"pandas {pd.__version__} groupby+qcut", "baseline_value": round(their_seconds, 3),
         "ratio": round(their_seconds / our_seconds, 1), "size": arguments.size,
+        "cpu_seconds": round(our_cpu, 3), "baseline_cpu_seconds": round(their_cpu, 3),
+        "load_average": round(os.getloadavg()[0], 1),
     }))
     return 0 if identical else 1
 
