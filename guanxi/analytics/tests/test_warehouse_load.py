@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -190,6 +194,26 @@ def test_a_full_rebuild_replaces_everything(warehouse_engine, shop):
     assert table_result(result, "dim_customer").mode == "full"
     assert scalar("SELECT COUNT(*) FROM fact_order_line") == 3
     assert warehouse.store().info()["last_mode"] == "full"
+
+
+def test_a_full_rebuild_removes_what_a_killed_rebuild_left_behind(duckdb_warehouse, shop, settings):
+    # given the half-written file of a rebuild whose process is gone, and one of a live process
+    path = Path(settings.GUANXI_WAREHOUSE_PATH)
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True)
+    abandoned = path.with_name(f"{path.name}.{finished.stdout.strip()}.0123abcd.building")
+    abandoned_log = abandoned.with_name(abandoned.name + ".wal")
+    running = path.with_name(f"{path.name}.{os.getpid()}.4567cdef.building")
+    for leftover in (abandoned, abandoned_log, running):
+        leftover.write_bytes(b"half a warehouse")
+
+    # when the warehouse is rebuilt
+    result = warehouse_refresh(actor=None, full=True)
+
+    # then the dead process's files are gone, the live one's stay, and the warehouse is whole
+    assert result.full and not abandoned.exists() and not abandoned_log.exists()
+    assert running.exists()
+    assert scalar("SELECT COUNT(*) FROM dim_customer") == 2
 
 
 def test_reading_before_the_first_build_says_so(warehouse_engine):

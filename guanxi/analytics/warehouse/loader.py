@@ -313,6 +313,7 @@ class DuckDBStore:
             current_version = self.info().get("schema_version") if self.path.exists() else None
             full = full or current_version != str(SCHEMA_VERSION)
             if full:
+                self._remove_abandoned_builds()
                 building = self.path.with_name(f"{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.building")
                 try:
                     with self.connect(building) as handle:
@@ -335,6 +336,25 @@ class DuckDBStore:
                 except BaseException:
                     session.run("ROLLBACK")
                     raise
+
+
+    def _remove_abandoned_builds(self) -> None:
+        """Delete the half-written files of full rebuilds whose process died (killed or
+        crashed): nothing else would ever remove them, and each is as large as the warehouse."""
+        for leftover in self.path.parent.glob(f"{self.path.name}.*.building*"):
+            pid = leftover.name[len(self.path.name) + 1:].split(".", 1)[0]
+            if pid.isdigit() and not process_alive(int(pid)):
+                leftover.unlink(missing_ok=True)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
 
 
 class DuckDBSession:
