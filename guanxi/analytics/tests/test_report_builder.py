@@ -160,6 +160,12 @@ def test_a_report_that_reads_too_much_runs_in_the_background(shop, admin_user, a
     job = Job.objects.get(kind="analytics.run_report")
     assert response.status_code == 302 and job.state == JobState.SUCCEEDED, job.error
     assert job.result["report"]["rows"][0]["g0"] == "phones"
+    # the job page shows its progress, and the report page lists the run with its result
+    assert response.url == reverse("jobs:detail", args=[job.pk]) and job.total and job.progress == job.total
+    job_page = browser(admin_user).get(response.url).content.decode()
+    assert "<progress" in job_page
+    listed = browser(admin_user).get(reverse("analytics:report_detail", args=[report.pk])).content.decode()
+    assert f'href="?job={job.pk}"' in listed
     page = browser(admin_user).get(reverse("analytics:report_detail", args=[report.pk]), {"job": job.pk})
     assert "Result of the background run" in page.content.decode() and "8,000.00" in page.content.decode()
 
