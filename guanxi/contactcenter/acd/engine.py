@@ -61,7 +61,6 @@ from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from collections.abc import Callable
 from heapq import heappop, heappush
-from itertools import starmap
 
 from guanxi.contactcenter.acd.agent_pools import MostSkilledPool, pool_factory_for
 from guanxi.contactcenter.acd.configuration import (
@@ -96,11 +95,18 @@ _UNAVAILABLE_END = 6
 
 _WRANDOM_WIDTH = 1000  # app_queue: ast_random() % ((1 + penalty) * 1000)
 
-# Enum members read through a descriptor on every attribute access; the hot path uses these.
-_ENTERED = EventKind.ENTERED
-_OFFERED = EventKind.OFFERED
-_ANSWERED = EventKind.ANSWERED
-_COMPLETED = EventKind.COMPLETED
+# The hot path records these events with plain strings for the kind and the media, not
+# the enum members: a tuple holding only strings, numbers and None is dropped from the
+# garbage collector's lists at its first collection, while an enum member (an object
+# with a ``__dict__``) keeps the tuple tracked, and thousands of event tuples waiting
+# for ``take_events`` would be walked by every collection and set off full ones.
+# ``take_events`` turns the kinds back into ``EventKind`` members.
+_ENTERED = EventKind.ENTERED.value
+_OFFERED = EventKind.OFFERED.value
+_ANSWERED = EventKind.ANSWERED.value
+_COMPLETED = EventKind.COMPLETED.value
+_EVENT_KINDS = {kind.value: kind for kind in EventKind}  # a member hashes and compares as its value
+_MEDIA_TEXT = {media: media.value for media in Media}
 
 
 class ManualClock:
@@ -296,7 +302,7 @@ class Engine:
         self._items[item.item_id] = record
         queue.entered += 1
         if self._record_events:
-            self._events.append((_ENTERED, now, queue.name, item.item_id, None, None, item.media))
+            self._events.append((_ENTERED, now, queue.name, item.item_id, None, None, _MEDIA_TEXT[item.media]))
         self._place(record, queue)
         if queue.leave_mask and queue.leave_present == 0:
             self._queues_to_check_empty.append(queue)
@@ -339,7 +345,7 @@ class Engine:
         record.agent = agent
         record.answered_at = now
         record.epoch += 1
-        record.entry = None  # the sort entry points back at the record; drop the cycle
+        record.entry = None
         del queue.waiting[record.item_id]
         waited = now - record.arrived_at
         if record.callback:
@@ -477,7 +483,8 @@ class Engine:
         """
         events = self._events
         self._events = []
-        return list(starmap(Event, events))
+        kinds = _EVENT_KINDS
+        return [Event(kinds[kind], *fields) for kind, *fields in events]
 
     def next_timer_at(self) -> float | None:
         """When ``tick`` next has something to do (for a scheduler's sleep)."""
@@ -510,7 +517,7 @@ class Engine:
         offered = [record.item_id for record in queue.waiting.values() if record.state == OFFERED]
         listed = [entry for stage in queue.stages for entry in stage.entries]
         listed.sort(reverse=True)
-        return offered + [entry[2].item_id for entry in listed]
+        return offered + [entry[2] for entry in listed]
 
     def queue_stats(self, queue_name: str) -> QueueStats:
         now = self._begin()
@@ -690,7 +697,7 @@ class Engine:
         if best_entry is None:
             return False
         best_entries.pop()
-        record = best_entry[2]
+        record = self._items[best_entry[2]]
         record.listed = False
         record.queue.listed_count -= 1
         self._make_offer(record, [best_membership])
@@ -723,6 +730,7 @@ class Engine:
             queue.next_round_robin_order = memberships[-1].order + 1
         record_events = self._record_events
         events = self._events
+        media = _MEDIA_TEXT[record.media]
         for membership in memberships:
             agent = membership.agent
             agent.offer = pending
@@ -733,7 +741,7 @@ class Engine:
                 # refresh reduces to retiring its index entries.
                 agent.version += 1
             if record_events:
-                events.append((_OFFERED, now, queue.name, item_id, agent.agent_id, waited, record.media))
+                events.append((_OFFERED, now, queue.name, item_id, agent.agent_id, waited, media))
         if expires_at is not None:
             # The timer holds only the id, so an answered offer is freed at once.
             self._timer_sequence += 1
@@ -953,23 +961,28 @@ class Engine:
         record.joined_at = now
         record.epoch += 1
         record.state = WAITING
-        record.entry = (record.priority - queue.aging * record.arrived_at, -record.sequence, record)
-        queue.waiting[record.item_id] = record
-        epoch = record.epoch
+        # Sort entries and the item's timers name the item by id, not by its record: a
+        # tuple of strings and numbers leaves the garbage collector's lists at its first
+        # collection, and thousands of them wait at any time (see ``_EVENT_KINDS``).
+        item_id = record.item_id
+        record.entry = (record.priority - queue.aging * record.arrived_at, -record.sequence, item_id)
+        queue.waiting[item_id] = record
+        # (sequence, epoch): a timer lapses when the item moves on, or when a later item reuses the id.
+        token = (record.sequence, record.epoch)
         stage_index = 0
         for stage in queue.stages:
             if stage.starts_after <= 0:
                 stage_index = stage.index
             else:
-                self._schedule(now + stage.starts_after, _STAGE, record, (epoch, stage.index))
+                self._schedule(now + stage.starts_after, _STAGE, item_id, (*token, stage.index))
         record.stage = stage_index
         config = queue.config
         if config.overflow_after is not None:
-            self._schedule(now + config.overflow_after, _OVERFLOW, record, epoch)
+            self._schedule(now + config.overflow_after, _OVERFLOW, item_id, token)
         if config.max_wait is not None:
-            self._schedule(now + config.max_wait, _TIMEOUT, record, epoch)
+            self._schedule(now + config.max_wait, _TIMEOUT, item_id, token)
         if config.callback_offer_after is not None:
-            self._schedule(now + config.callback_offer_after, _CALLBACK_OFFER, record, epoch)
+            self._schedule(now + config.callback_offer_after, _CALLBACK_OFFER, item_id, token)
         if not self._route_item(record):
             self._list(record)
 
@@ -1093,9 +1106,9 @@ class Engine:
                 target.unavailable_until = None
                 self._agent_changed(target)
         elif kind == _STAGE:
-            epoch, stage_index = token
-            record = target
-            if record.epoch != epoch or stage_index <= record.stage:
+            sequence, epoch, stage_index = token
+            record = self._items.get(target)
+            if record is None or record.sequence != sequence or record.epoch != epoch or stage_index <= record.stage:
                 return
             self._event(EventKind.ESCALATED, queue=record.queue.name, item_id=record.item_id,
                         waited=self._now - record.arrived_at, detail=record.queue.stages[stage_index].detail)
@@ -1107,16 +1120,16 @@ class Engine:
             else:
                 record.stage = stage_index
         elif kind == _OVERFLOW:
-            record = target
-            if record.epoch != token:
+            record = self._current_item(target, token)
+            if record is None:
                 return
             if record.state == OFFERED:
                 record.overflow_due = True  # let the ringing agent answer; overflow if nobody does
             else:
                 self._overflow(record)
         elif kind == _TIMEOUT:
-            record = target
-            if record.epoch != token or record.callback:
+            record = self._current_item(target, token)
+            if record is None or record.callback:
                 return
             queue = record.queue
             released = self._withdraw_offer(record, "max wait reached") if record.state == OFFERED else []
@@ -1127,13 +1140,20 @@ class Engine:
             for agent in released:
                 self._agent_changed(agent)
         elif kind == _CALLBACK_OFFER:
-            record = target
-            if record.epoch != token or record.callback or record.callback_offered:
+            record = self._current_item(target, token)
+            if record is None or record.callback or record.callback_offered:
                 return
             record.callback_offered = True
             self._event(EventKind.CALLBACK_OFFERED, queue=record.queue.name, item_id=record.item_id,
                         waited=self._now - record.arrived_at, detail="waited too long")
         self._finish()
+
+    def _current_item(self, item_id: str, token: tuple[int, int]) -> ItemRecord | None:
+        """The item an item timer was set for, if it is still where the timer found it."""
+        record = self._items.get(item_id)
+        if record is None or (record.sequence, record.epoch) != token:
+            return None
+        return record
 
     def _finish(self) -> None:
         """Apply leave-when-empty to queues whose last present member just went away."""

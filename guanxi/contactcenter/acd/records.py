@@ -249,7 +249,7 @@ class ItemRecord:
         self.arrived_at = arrived_at
         self.joined_at = arrived_at
         self.sequence = sequence
-        self.entry: tuple[float, int, ItemRecord] | None = None
+        self.entry: tuple[float, int, str] | None = None  # (sort key, -sequence, item id)
         self.stage = 0
         self.listed = False
         self.state = WAITING

@@ -81,6 +81,23 @@ def test_an_item_ringing_at_overflow_time_overflows_only_if_the_agent_does_not_a
     assert [(offer.queue, offer.agent_ids) for offer in offers] == [("second-line", ("backup",))]
 
 
+def test_a_later_item_reusing_an_id_keeps_its_own_overflow_time():
+    scenario = overflow_scenario()
+    # given: c1 waits 10 s and hangs up; a new call arrives as c1 at 20 s
+    scenario.call("c1", "front")
+    scenario.clock.advance(10)
+    scenario.engine.abandon("c1")
+    scenario.clock.advance(10)
+    scenario.call("c1", "front")
+    # when: the first c1's overflow time passes, then the second's
+    assert scenario.advance(40) == []  # 60 s: the old timer lapses
+    assert scenario.engine.position("c1") == 1
+    offers = scenario.advance(20)  # 80 s: 60 s after the second c1 arrived
+    # then: only the second c1 overflows, with its own wait
+    assert [(offer.item_id, offer.queue, offer.waited) for offer in offers] == [("c1", "second-line", 60.0)]
+    assert scenario.engine.queue_stats("front").overflowed_out == 1
+
+
 def test_overflow_needs_a_known_destination_queue():
     scenario = Scenario()
     with pytest.raises(UnknownQueue, match="must be added first"):
