@@ -97,8 +97,9 @@ class CaseOut(ModelSchema):
         model = Case
         fields = [
             "id", "number", "subject", "description", "status", "priority", "category", "origin", "product",
-            "product_ref", "order_ref", "sales_contract_ref", "requester_email", "requester_name", "needs_triage",
-            "queued_at", "service_contract", "entitlement", "entitlement_status", "sla_policy",
+            "product_ref", "order_ref", "sales_contract_ref", "order", "sales_contract", "requester_email",
+            "requester_name", "needs_triage", "queued_at", "service_contract", "entitlement", "entitlement_status",
+            "sla_policy",
             "first_response_due_at", "first_responded_at", "resolution_due_at", "first_response_breached",
             "resolution_breached", "escalation_level", "escalated_at", "resolved_at", "closed_at",
             "resolution_note", "reopened_count", "first_contact_resolution", "version", "created_at", "updated_at",

@@ -6,7 +6,7 @@ class ServiceConfig(AppConfig):
     name = "guanxi.service"
     label = "service"
     verbose_name = _("Customer service")
-    DEPENDS = ("core", "interactions", "jobs")
+    DEPENDS = ("core", "interactions", "jobs", "sales")  # cases link orders and contracts
 
     def ready(self) -> None:
         from guanxi import navigation

@@ -418,6 +418,12 @@ class Case(models.Model):
     order_ref = models.CharField(_("order"), max_length=64, blank=True, help_text=_("Order this case is about."))
     sales_contract_ref = models.CharField(_("sales contract"), max_length=64, blank=True,
                                           help_text=_("Sales contract this case is about."))
+    order = models.ForeignKey("sales.Order", verbose_name=_("linked order"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="service_cases",
+                              help_text=_("The customer's sales order the order number names."))
+    sales_contract = models.ForeignKey("sales.Contract", verbose_name=_("linked sales contract"), null=True,
+                                       blank=True, on_delete=models.SET_NULL, related_name="service_cases",
+                                       help_text=_("The customer's sales contract the contract number names."))
     # --- fields: who ---
     contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, blank=True,
                                 on_delete=models.SET_NULL, related_name="service_cases", help_text="")

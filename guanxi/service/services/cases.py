@@ -275,6 +275,29 @@ def _customer(actor: User | None, data: dict, errors: dict) -> tuple[Contact | N
     return contact, account
 
 
+def _link_sales_documents(case: Case, actor: User | None, contact: Contact | None, account: Account | None,
+                          errors: dict) -> None:
+    """An order or sales-contract number of this customer becomes a real link to the sales
+    document (closed loop: order → contract → service). A number the CRM does not know
+    (an outside system's, a customer's typo) stays as typed; one of another customer's
+    documents is refused for staff and left unlinked for customers' own channels."""
+    from guanxi.sales.models import Contract, Order
+
+    for field, link, model in (("order_ref", "order", Order), ("sales_contract_ref", "sales_contract", Contract)):
+        number = (getattr(case, field) or "").strip()
+        document = model.objects.filter(number__iexact=number).first() if number else None
+        same_customer = document is not None and (
+            (account is not None and document.account_id == account.pk)
+            or (contact is not None and document.contact_id == contact.pk))
+        if same_customer:
+            setattr(case, link, document)
+            setattr(case, field, document.number)
+            continue
+        setattr(case, link, None)
+        if document is not None and actor is not None:
+            errors.setdefault(field, []).append(_("%(number)s belongs to another customer.") % {"number": number})
+
+
 def _apply_fields(case: Case, data: dict, fields: tuple[str, ...]) -> None:
     for field in fields:
         if field in data and data[field] is not None:
@@ -284,9 +307,9 @@ def _apply_fields(case: Case, data: dict, fields: tuple[str, ...]) -> None:
 
 def _clean(case: Case, errors: dict) -> None:
     try:
-        case.full_clean(exclude=["number", "contact", "account", "assignee", "queue", "team", "territory",
-                                 "created_by", "service_contract", "entitlement", "sla_policy", "episode",
-                                 "search_text", "version"])
+        case.full_clean(exclude=["number", "contact", "account", "order", "sales_contract", "assignee", "queue",
+                                 "team", "territory", "created_by", "service_contract", "entitlement", "sla_policy",
+                                 "episode", "search_text", "version"])
     except ValidationError as error:
         for field, messages in error.message_dict.items():
             errors.setdefault(field, []).extend(messages)
@@ -353,6 +376,7 @@ def case_open(*, actor: User | None, data: dict, attachments: list[IncomingFile]
         assignee = User.objects.filter(pk=data["assignee_id"]).first()
         if assignee is None or not may_work_cases(assignee):
             errors["assignee_id"] = [_("This person cannot work on cases.")]
+    _link_sales_documents(case, actor, contact, account, errors)
     errors.update(attachment_errors(list(attachments)))
     _clean(case, errors)
     if errors:
@@ -424,6 +448,8 @@ def case_update(*, actor: User, case_id: int, data: dict, expected_version: int 
         if field in data:
             errors[field] = [_("Use the dedicated action to change this.")]
     _apply_fields(case, data, CHANGEABLE_FIELDS)
+    if case.order_ref != before["order_ref"] or case.sales_contract_ref != before["sales_contract_ref"]:
+        _link_sales_documents(case, actor, case.contact, case.account, errors)
     _clean(case, errors)
     if errors:
         raise ValidationError(errors)
@@ -848,6 +874,7 @@ def case_link_customer(*, actor: User, case_id: int, contact_id: int | None = No
     before = {"contact_id": case.contact_id, "account_id": case.account_id}
     case.contact, case.account = contact, account
     case.needs_triage = False
+    _link_sales_documents(case, None, contact, account, {})   # numbers the sender gave now find their documents
     if contact is not None and not case.requester_name:
         case.requester_name = contact.full_name
     case.territory_id = (contact.territory_id if contact is not None and contact.territory_id

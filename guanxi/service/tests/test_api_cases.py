@@ -5,6 +5,7 @@ its failure answers and the stored state checked."""
 import base64
 
 import pytest
+from django.test import Client
 
 from guanxi.core.models import Role
 from guanxi.service import services
@@ -40,6 +41,43 @@ def test_open_a_case_with_an_attachment(api_client, customer, standard_policy):
     attachment = CaseAttachment.objects.get(message__case=case)
     download = api_client.get(f"{API}/attachments/{attachment.pk}")
     assert download.status_code == 200 and b"".join(download.streaming_content) == b"JPEG"
+
+
+def test_order_and_contract_numbers_of_the_customer_become_links(api_client, admin_user, customer, standard_policy):
+    from guanxi.core import services as core_services
+    from guanxi.sales.models import Contract, Order
+
+    # given an order and a contract of the customer's account, and an order of another customer
+    order = Order.objects.create(number="SO-2026-000017", account_id=customer.account_id, currency="CNY")
+    contract = Contract.objects.create(number="CT-2026-000003", title="Fibre 2 years", account_id=customer.account_id,
+                                       start_date="2026-01-01", end_date="2027-12-31")
+    stranger = core_services.account_create(actor=admin_user, data={"name": "别家公司"})
+    foreign = Order.objects.create(number="SO-2026-000099", account=stranger, currency="CNY")
+    # when a case names them (in lower case)
+    response = post(api_client, f"{API}/cases", {"subject": "Router missing", "contact_id": customer.pk,
+                                                 "order_ref": "so-2026-000017", "sales_contract_ref": "CT-2026-000003"})
+    # then the case links the documents and reads their numbers as stored
+    assert response.status_code == 201
+    body = response.json()
+    assert (body["order"], body["sales_contract"], body["order_ref"]) == (order.pk, contract.pk, "SO-2026-000017")
+    case = Case.objects.get(pk=body["id"])
+    assert (case.order_id, case.sales_contract_id) == (order.pk, contract.pk)
+    assert list(order.service_cases.all()) == [case]
+    # an outside number stays as typed; another customer's order is refused and nothing changes
+    outside = patch(api_client, f"{API}/cases/{case.pk}", {"order_ref": "TMALL-88812"})
+    assert outside.status_code == 200 and outside.json()["order"] is None
+    refused = patch(api_client, f"{API}/cases/{case.pk}", {"order_ref": foreign.number})
+    assert refused.status_code == 422 and "order_ref" in refused.json()["errors"]
+    case.refresh_from_db()
+    assert (case.order_ref, case.order_id) == ("TMALL-88812", None)
+    refused_new = post(api_client, f"{API}/cases", {"subject": "x", "contact_id": customer.pk,
+                                                    "order_ref": foreign.number})
+    assert refused_new.status_code == 422 and Case.objects.count() == 1
+    # the case page links the sales contract
+    browser = Client()
+    browser.force_login(admin_user)
+    page = browser.get(f"/service/cases/{case.pk}/").content.decode()
+    assert f'href="/sales/contracts/{contract.pk}/">CT-2026-000003</a>' in page and "TMALL-88812" in page
 
 
 @pytest.mark.parametrize(("body", "fields"), [

@@ -226,9 +226,15 @@ def test_the_public_web_form_opens_a_case_for_a_known_or_unknown_customer(custom
     case = Case.objects.get()
     assert known.status_code == 200 and case.number in known.content.decode()
     assert (case.origin, case.contact_id, case.needs_triage) == ("web", customer.pk, False)
+    # a stranger quoting someone's order number gets a case, but not a link to that order
+    from guanxi.sales.models import Order
+
+    Order.objects.create(number="SO-2026-000017", account_id=customer.account_id, currency="CNY")
     visitor.post("/service/contact-us/", {"name": "Visitor", "email": "visitor@elsewhere.com",
-                                          "subject": "Question", "category": "other", "description": "Hello"})
-    assert Case.objects.get(requester_email="visitor@elsewhere.com").needs_triage
+                                          "order_ref": "SO-2026-000017", "subject": "Question", "category": "other",
+                                          "description": "Hello"})
+    stranger = Case.objects.get(requester_email="visitor@elsewhere.com")
+    assert stranger.needs_triage and (stranger.order_ref, stranger.order_id) == ("SO-2026-000017", None)
 
 
 def test_the_web_form_refuses_bad_input_robots_and_floods(customer, settings):

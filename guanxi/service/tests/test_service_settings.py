@@ -148,7 +148,8 @@ def test_bad_sla_policy_input_is_refused_and_nothing_is_stored(browser, office_h
 
 def test_a_queue_with_skills_categories_and_a_supervisor_is_created(browser, supervisor):
     response = browser.post("/service/settings/queues/new/", {
-        "code": "billing", "name": "Billing desk", "strategy": "rrmemory", "required_skills": "billing: 3, 普通话: 5",
+        "code": "billing", "name": "Billing desk", "strategy": "rrmemory",
+        "required_skills": "billing: 3, 普通话: 5",
         "categories": ["billing", "account"], "experts_from_priority": "high", "supervisor": supervisor.pk,
         "is_active": "on"})
     assert response.status_code == 302
