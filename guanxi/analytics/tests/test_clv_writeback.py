@@ -103,3 +103,28 @@ def test_no_purchases_at_all_is_too_little_history(warehouse_engine, admin_user)
     warehouse_refresh(actor=None)
     run = lifetime_values_compute(actor=None, reference_date=REFERENCE)
     assert run.status == RunStatus.TOO_LITTLE_HISTORY and "no customer has bought anything" in run.message
+
+
+def test_a_fit_that_does_not_converge_keeps_the_last_values_and_says_where_it_stopped(
+        warehouse_engine, admin_user, monkeypatch):
+    # given lifetime values computed once
+    people = simulated_base(admin_user, customers=60)
+    warehouse_refresh(actor=None)
+    first = lifetime_values_compute(actor=None, reference_date=REFERENCE)
+    assert first.status == RunStatus.SUCCEEDED, first.message
+    before = dict(Contact.objects.filter(lifetime_value__isnull=False).values_list("pk", "lifetime_value"))
+
+    # when the next BG/NBD fit runs out of iterations (a real stop of the optimizer, not a fake error)
+    fit = clv.BGNBDModel.fit.__func__
+    monkeypatch.setattr(clv.BGNBDModel, "fit", classmethod(
+        lambda model, *arguments, **options: fit(model, *arguments, **{**options, "max_iterations": 2})))
+    run = lifetime_values_compute(actor=None, reference_date=REFERENCE + datetime.timedelta(days=30))
+
+    # then the run says it did not converge and keeps where the optimizer stopped
+    assert run.status == RunStatus.NOT_CONVERGED
+    assert "did not converge" in run.message and "last parameters" in run.message
+    assert set(run.parameters["last_parameters"]) == {"r", "alpha", "a", "b"}
+    assert np.isfinite(run.parameters["log_likelihood"]) and run.changed == 0
+    # and no customer's value was touched
+    assert dict(Contact.objects.filter(lifetime_value__isnull=False).values_list("pk", "lifetime_value")) == before
+    assert CustomerScore.objects.get(contact=people["frequent"]).lifetime_value == before[people["frequent"].pk]
