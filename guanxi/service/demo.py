@@ -199,6 +199,15 @@ def _age(case: Case, days_ago: float) -> None:
         .update(occurred_at=F("occurred_at") - shift)
 
 
+def _order_number(contact, index: int) -> str:
+    """The customer's own sales order when the sales demo made one (the case then links it),
+    else a number from the web shop, which the CRM does not hold."""
+    from guanxi.sales.models import Order
+
+    mine = Order.objects.filter(account_id=contact.account_id) if contact.account_id else Order.objects.none()
+    return mine.values_list("number", flat=True).first() or f"SHOP-2026-{1000 + index}"
+
+
 def _cases(admin, agents, contacts, rng, progress) -> list[Case]:
     made = []
     total = min(len(contacts), 60)
@@ -212,7 +221,7 @@ def _cases(admin, agents, contacts, rng, progress) -> list[Case]:
                 "客户来电反映问题，已记录详细情况。", "The customer described the problem in detail.",
                 "客户在 App 内提交，附带截图。", "Second time this month, customer is unhappy."]),
             "contact_id": contact.pk, "category": category, "priority": priority, "origin": origin,
-            "product": product, "order_ref": f"SO-2026-{1000 + index}" if category == "order" else ""})
+            "product": product, "order_ref": _order_number(contact, index) if category == "order" else ""})
         holder = case.assignee or admin
         if story != CaseStatus.NEW:
             services.case_reply(actor=holder, case_id=case.pk, body=rng.choice([
