@@ -241,6 +241,30 @@ def test_the_command_refreshes_and_reports(duckdb_warehouse, shop):
     assert "Incremental refresh" in out.getvalue() and "dim_customer" in out.getvalue()
 
 
+def test_progress_is_reported_for_every_table_until_it_is_complete(warehouse_engine, shop):
+    # when the warehouse is built with a progress callback
+    reports = []
+    warehouse_refresh(actor=None, progress=lambda table, done, total: reports.append((table, done, total)))
+
+    # then every table reported, and each one's last report is complete
+    last = {table: (done, total) for table, done, total in reports}
+    assert set(last) == {table.name for table in schema.TABLES}
+    assert last["fact_order_line"] == (3, 3) and last["dim_customer"] == (2, 2)
+    assert all(done == total for done, total in last.values())
+
+
+def test_the_command_draws_a_progress_bar_on_a_terminal(duckdb_warehouse, shop, monkeypatch, capsys):
+    # given an operator's terminal
+    monkeypatch.setenv("FORCE_COLOR", "1")
+
+    # when the warehouse is rebuilt from the command line
+    call_command("warehouse", "refresh", "--full", stdout=StringIO())
+
+    # then a bar per table was drawn on standard error, each with rows done of rows expected
+    drawn = capsys.readouterr().err
+    assert "fact_order_line" in drawn and "3/3" in drawn and "dim_customer" in drawn and "2/2" in drawn
+
+
 def test_the_refresh_job_runs_in_the_background_for_those_allowed(duckdb_warehouse, shop, make_user, admin_user):
     # when an administrator starts a refresh job
     job = warehouse_refresh_enqueue(actor=admin_user)
