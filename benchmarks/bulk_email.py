@@ -18,7 +18,8 @@ on ``--sample`` contacts of the same database and extrapolated to ``--size``.
 
 Ends with one JSON line:
 {"benchmark": "bulk_email", "value": s, "unit": "s", "target": 60, "baseline": "…",
- "baseline_value": s, "ratio": baseline/value, "size": 100000}
+ "baseline_value": s, "ratio": baseline/value, "size": 100000, "cpu_seconds_in_this_process": s,
+ "cpu_seconds_smtp_sink": s, "load_average": 1-minute load when the send ended}
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import datetime
 import json
 import os
 import random
+import resource
 import shutil
 import socket
 import subprocess
@@ -102,7 +104,21 @@ def seed(size: int) -> None:
     Contact.objects.bulk_create(batch)
 
 
-def measure(size: int, sample: int, connections: int, smtp_port: int, count_port: int) -> dict:
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of another process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure(size: int, sample: int, connections: int, smtp_port: int, count_port: int, sink_pid: int = 0) -> dict:
     import django
 
     django.setup()
@@ -132,9 +148,15 @@ def measure(size: int, sample: int, connections: int, smtp_port: int, count_port
     print(f"seeded {size} contacts and launched in {launch_started - started:.1f} s + {launch_seconds:.2f} s "
           f"(audience {campaign.audience_count})", file=sys.stderr)
 
+    cpu_before, sink_cpu_before = own_cpu_seconds(), process_cpu_seconds(sink_pid)
     send_started = time.perf_counter()
     report = campaign_send(campaign.pk, rate=0, connections=connections)
     send_seconds = time.perf_counter() - send_started
+    # on a shared machine the wall time says little alone: the CPU the send and the sink
+    # used, and the load around them, go next to it
+    cpu_seconds = own_cpu_seconds() - cpu_before
+    sink_cpu_seconds = process_cpu_seconds(sink_pid) - sink_cpu_before
+    load_average = os.getloadavg()[0]
     accepted = sink_count(count_port)
     with database.cursor() as cursor:
         cursor.execute("SELECT state, COUNT(*) FROM marketing_campaignrecipient GROUP BY state")
@@ -151,7 +173,8 @@ def measure(size: int, sample: int, connections: int, smtp_port: int, count_port
             "baseline": "per message: read the contact, render, django.core.mail.send_mail on a new SMTP "
                         f"connection; {sample} timed and extrapolated",
             "baseline_value": round(extrapolated, 1), "ratio": round(extrapolated / send_seconds, 1),
-            "size": size}
+            "size": size, "cpu_seconds_in_this_process": round(cpu_seconds, 1),
+            "cpu_seconds_smtp_sink": round(sink_cpu_seconds, 1), "load_average": round(load_average, 1)}
 
 
 def naive_loop(template, sample: int, admin) -> float:
@@ -188,7 +211,7 @@ def main() -> int:
             GUANXI_MARKETING_BATCH="1000", GUANXI_JOBS_IMMEDIATE="0", GUANXI_LOG_LEVEL="WARNING")
         os.environ.pop("DATABASE_URL", None)
         sys.path.insert(0, str(PROJECT_DIR))
-        result = measure(arguments.size, arguments.sample, arguments.connections, smtp_port, count_port)
+        result = measure(arguments.size, arguments.sample, arguments.connections, smtp_port, count_port, sink.pid)
     finally:
         try:
             sink_count(count_port, stop=True)
