@@ -19,8 +19,8 @@ to idle agents (``enqueue`` → the strategy's pick).
 
 Before timing, the set-up's objects are frozen out of the garbage collector's reach
 (``gc.freeze``, see ``settle_memory``), as the routing service does after rebuilding
-its engine. The engine records events as tuples and builds ``Event`` objects in
-``take_events``, which this loop calls every 1,000 steps outside the timed calls; the
+its engine. The engine records events as flat fields in one list and builds ``Event``
+objects in ``take_events``, which this loop calls every 1,000 steps outside the timed calls; the
 whole-loop figure includes that.
 
 The baseline is a naive router on the same data that scans every waiting contact (for

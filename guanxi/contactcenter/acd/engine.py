@@ -37,8 +37,9 @@ from one item to the next never enters and leaves the pools of its queues.
 What a decision costs (benchmarks/acd_throughput.py): a freed agent visits its queues
 highest weight first and stops at the first weight that has an item; offer expiries,
 which almost never fire because the agent answers first, wait in one first-in first-out
-line per ring timeout instead of the timer heap; events are recorded as tuples and
-become ``Event`` objects when taken.
+line per ring timeout instead of the timer heap; events are recorded as flat fields
+and become ``Event`` objects when taken; what waits long is kept out of the garbage
+collector's way (see ``_EVENT_WIDTH``).
 
 Time comes only from the injected ``clock``; randomness only from ``rng_seed``.
 Every public operation first runs the timers due by the clock's time.
@@ -95,12 +96,16 @@ _UNAVAILABLE_END = 6
 
 _WRANDOM_WIDTH = 1000  # app_queue: ast_random() % ((1 + penalty) * 1000)
 
-# The hot path records these events with plain strings for the kind and the media, not
-# the enum members: a tuple holding only strings, numbers and None is dropped from the
-# garbage collector's lists at its first collection, while an enum member (an object
-# with a ``__dict__``) keeps the tuple tracked, and thousands of event tuples waiting
-# for ``take_events`` would be walked by every collection and set off full ones.
+# What waits in the engine for long (events until ``take_events``, offer expiries for a
+# ring timeout, sort entries and timers for an item's wait) is kept out of the garbage
+# collector's reach where it can be: every container object that outlives a moment
+# counts towards the next collection, and the collections walk whatever is still
+# tracked. So events and expiries are flattened into one list / deque each (the tuple
+# built for ``extend`` is freed at once), the hot path records event kinds and media as
+# plain strings rather than enum members (an object with a ``__dict__``, which would
+# keep a tuple tracked), and entries and timers name an item by id, not by its record.
 # ``take_events`` turns the kinds back into ``EventKind`` members.
+_EVENT_WIDTH = 7  # the fields of ``Event``
 _ENTERED = EventKind.ENTERED.value
 _OFFERED = EventKind.OFFERED.value
 _ANSWERED = EventKind.ANSWERED.value
@@ -142,7 +147,8 @@ class Engine:
         self._items: dict[str, ItemRecord] = {}
         self._offers: dict[int, PendingOffer] = {}
         self._timers: list[tuple] = []
-        # Offer expiries, one first-in first-out line per ring timeout (see ``_begin``).
+        # Offer expiries, one first-in first-out line per ring timeout (see ``_begin``),
+        # flat: expires_at, sequence, offer_id, expires_at, ...
         self._expiry_lines: dict[float, deque] = {}
         self._expiry_line_list: list[deque] = []
         self._timer_sequence = 0
@@ -150,7 +156,7 @@ class Engine:
         self._agent_sequence = 0
         self._offer_sequence = 0
         self._new_offers: list[Offer] = []
-        self._events: list[tuple] = []  # Event fields, see take_events
+        self._events: list = []  # Event fields, _EVENT_WIDTH per event, see take_events
         self._queues_to_check_empty: list[QueueRecord] = []
 
     # ------------------------------------------------------------------ configuration
@@ -302,7 +308,7 @@ class Engine:
         self._items[item.item_id] = record
         queue.entered += 1
         if self._record_events:
-            self._events.append((_ENTERED, now, queue.name, item.item_id, None, None, _MEDIA_TEXT[item.media]))
+            self._events.extend((_ENTERED, now, queue.name, item.item_id, None, None, _MEDIA_TEXT[item.media]))
         self._place(record, queue)
         if queue.leave_mask and queue.leave_present == 0:
             self._queues_to_check_empty.append(queue)
@@ -365,7 +371,7 @@ class Engine:
         agent.items_answered += 1
         agent.missed_in_a_row = 0
         if self._record_events:
-            self._events.append((_ANSWERED, now, queue.name, record.item_id, agent_id, waited, ""))
+            self._events.extend((_ANSWERED, now, queue.name, record.item_id, agent_id, waited, ""))
         self._agent_changed(agent)
         for other in others:
             self._agent_changed(other)
@@ -407,7 +413,7 @@ class Engine:
         queue.total_handle_time += handled
         queue.talktime = (3.0 * queue.talktime + handled) / 4.0
         if self._record_events:
-            self._events.append((_COMPLETED, now, queue.name, item_id, agent.agent_id, None, ""))
+            self._events.extend((_COMPLETED, now, queue.name, item_id, agent.agent_id, None, ""))
         wrapup_time = queue.wrapup_time
         if wrapup_time > 0 and agent.logged_in:
             agent.wrap_up_until = now + wrapup_time
@@ -477,18 +483,19 @@ class Engine:
     def take_events(self) -> list[Event]:
         """The events since the last call, oldest first.
 
-        Routing records each event as a plain tuple of ``Event``'s fields (a tuple costs
-        a fraction of an object with an ``__init__`` and the garbage collector soon stops
-        tracking it); they become ``Event`` objects here, when someone reads them.
+        Routing appends each event's fields to one flat list (cheaper than an object
+        with an ``__init__``, and nothing for the garbage collector, see
+        ``_EVENT_WIDTH``); they become ``Event`` objects here, when someone reads them.
         """
-        events = self._events
+        fields = iter(self._events)
         self._events = []
         kinds = _EVENT_KINDS
-        return [Event(kinds[kind], *fields) for kind, *fields in events]
+        return [Event(kinds[kind], at, queue, item_id, agent_id, waited, detail)
+                for kind, at, queue, item_id, agent_id, waited, detail in zip(*[fields] * _EVENT_WIDTH)]
 
     def next_timer_at(self) -> float | None:
         """When ``tick`` next has something to do (for a scheduler's sleep)."""
-        heads = [line[0][0] for line in self._expiry_lines.values() if line]
+        heads = [line[0] for line in self._expiry_lines.values() if line]
         if self._timers:
             heads.append(self._timers[0][0])
         return min(heads, default=None)
@@ -741,11 +748,11 @@ class Engine:
                 # refresh reduces to retiring its index entries.
                 agent.version += 1
             if record_events:
-                events.append((_OFFERED, now, queue.name, item_id, agent.agent_id, waited, media))
+                events.extend((_OFFERED, now, queue.name, item_id, agent.agent_id, waited, media))
         if expires_at is not None:
             # The timer holds only the id, so an answered offer is freed at once.
             self._timer_sequence += 1
-            queue.expiry_line.append((expires_at, self._timer_sequence, offer_id))
+            queue.expiry_line.extend((expires_at, self._timer_sequence, offer_id))
         self._new_offers.append(offer)
 
     # ------------------------------------------------------------------ agents
@@ -1078,8 +1085,9 @@ class Engine:
         offers = self._offers
         while True:
             for line in self._expiry_line_list:
-                while line and line[0][0] <= now:
-                    expires_at, sequence, offer_id = line.popleft()
+                while line and line[0] <= now:
+                    popleft = line.popleft
+                    expires_at, sequence, offer_id = popleft(), popleft(), popleft()
                     if offer_id in offers:
                         heappush(timers, (expires_at, sequence, _OFFER_EXPIRY, None, offer_id))
             if not timers or timers[0][0] > now:
@@ -1176,7 +1184,7 @@ class Engine:
     def _event(self, kind: EventKind, *, queue: str | None = None, item_id: str | None = None,
                agent_id: str | None = None, waited: float | None = None, detail: str = "") -> None:
         if self._record_events:
-            self._events.append((kind, self._now, queue, item_id, agent_id, waited, detail))
+            self._events.extend((kind, self._now, queue, item_id, agent_id, waited, detail))
 
     def _queue(self, name: str) -> QueueRecord:
         queue = self._queues.get(name)
