@@ -60,7 +60,11 @@ def _same_as_last(adapter: Callable) -> Callable:
 
 
 def _json_text(value):
-    return None if value is None else json.dumps(value)
+    if value is None:
+        return None
+    if not value and isinstance(value, (dict, list)):  # most rows: no custom data, no interests
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value)
 
 
 def adapt_rows(rows: Iterable[Sequence], adapters: Sequence[Callable | None]) -> list[tuple]:
@@ -192,3 +196,88 @@ def _sqlite_stage(raw, table: str, columns: Sequence[str]) -> str:
     column_list = ", ".join(f'"{column}"' for column in columns)
     raw.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" AS SELECT {column_list} FROM "{table}" WHERE 0')
     return stage
+
+
+# ======================================================================================
+# Secondary indexes and the full-text index, suspended for a large import
+# ======================================================================================
+# A million inserts into a table with a dozen secondary indexes and a full-text index cost
+# a B-tree descent per index per row; building each index once from the finished table
+# costs a sort. ``suspend_indexes`` drops what only reads need (non-unique indexes, the
+# SQLite FTS5 triggers, the PostgreSQL GIN index) and returns the statements that bring
+# them back; the caller stores those in the same transaction, so a crash between the two
+# can always be repaired by ``restore_indexes`` (an import resume, or ``guanxi migrate``).
+# Unique indexes stay: they guard data, and the import's dedup lookups use them and the
+# indexes named in ``keep``.
+FTS_TABLES = {"core_contact": "core_contact_fts", "core_account": "core_account_fts"}
+
+
+def suspend_indexes(tables: Sequence[str], keep: Sequence[str] = ()) -> list[dict]:
+    """Drop the non-unique indexes of ``tables`` (except ``keep``, given by their columns as
+    ``"table.column"``) and their full-text triggers; returns what ``restore_indexes`` needs."""
+    suspended: list[dict] = []
+    kept = set(keep)
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            cursor.execute("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                           "AND tablename = ANY(%s) ORDER BY indexname", [list(tables)])
+            for table, name, definition in cursor.fetchall():
+                if definition.startswith("CREATE UNIQUE") or _index_columns(definition) in kept_for(table, kept):
+                    continue
+                suspended.append({"kind": "index", "table": table, "name": name, "sql": definition})
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no index DDL while FK checks are pending
+            for item in suspended:
+                cursor.execute(f'DROP INDEX IF EXISTS "{item["name"]}"')
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            return suspended
+        placeholders = ", ".join(["%s"] * len(tables))
+        cursor.execute(f"SELECT type, tbl_name, name, sql FROM sqlite_master WHERE tbl_name IN ({placeholders}) "
+                       f"AND type IN ('index', 'trigger') AND sql IS NOT NULL ORDER BY type, name", list(tables))
+        for kind, table, name, sql in cursor.fetchall():
+            if kind == "index" and (sql.upper().startswith("CREATE UNIQUE")
+                                    or _index_columns(sql) in kept_for(table, kept)):
+                continue
+            if kind == "trigger" and not name.startswith(f"{FTS_TABLES.get(table, '-')}_"):
+                continue  # only the full-text triggers: others (if any) enforce rules
+            suspended.append({"kind": kind, "table": table, "name": name, "sql": sql})
+        for item in suspended:
+            cursor.execute(f'DROP {item["kind"].upper()} IF EXISTS "{item["name"]}"')
+        for table in sorted({item["table"] for item in suspended if item["kind"] == "trigger"}):
+            suspended.append({"kind": "fts", "table": table, "name": FTS_TABLES[table], "sql": ""})
+    return suspended
+
+
+def kept_for(table: str, kept: set[str]) -> set[str]:
+    return {name.split(".", 1)[1] for name in kept if name.split(".", 1)[0] == table}
+
+
+def _index_columns(sql: str) -> str:
+    """``"number"`` of ``CREATE INDEX … ON "t" ("number")`` (several columns joined by commas)."""
+    inside = sql[sql.rfind("(") + 1: sql.rfind(")")] if "(" in sql else ""
+    return ",".join(part.split()[0].strip('"') for part in inside.split(",") if part.strip())
+
+
+def restore_indexes(suspended: Sequence[dict]) -> None:
+    """Bring back what ``suspend_indexes`` dropped, each index built in one pass over its
+    table; idempotent (a second call, or one after a partial restore, changes nothing)."""
+    if not suspended:
+        return
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no index DDL while FK checks are pending
+            for item in suspended:
+                cursor.execute(item["sql"].replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for table in sorted({item["table"] for item in suspended}):
+                cursor.execute(f'ANALYZE "{table}"')
+            return
+        for item in suspended:
+            if item["kind"] == "index":
+                cursor.execute(item["sql"].replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+        for item in suspended:
+            if item["kind"] == "fts":  # re-read the whole content table into the full-text index
+                cursor.execute(f'INSERT INTO "{item["name"]}"("{item["name"]}") VALUES (\'rebuild\')')
+        for item in suspended:
+            if item["kind"] == "trigger":
+                cursor.execute(item["sql"].replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ", 1))

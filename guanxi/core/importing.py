@@ -48,6 +48,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import connection, models, transaction
+from django.db.models.signals import post_migrate
 from django.utils import timezone, translation
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -863,21 +864,114 @@ def prepare_new_record(plan: ImportPlan, row: ParsedRow) -> None:
     row.base = state
 
 
-def _parsed(table: TableFile, plan: ImportPlan, chunk_size: int, after_row: int) -> Iterator[list[ParsedRow]]:
+def _parsed(table: TableFile, plan: ImportPlan, chunk_size: int, after_row: int,
+            spool: _Spool | None = None) -> Iterator[list[ParsedRow]]:
     chunk: list[ParsedRow] = []
     for number, cells in table.rows(after_row):
         chunk.append(parse_row(plan, number, cells))
         if len(chunk) >= chunk_size:
+            if spool is not None:
+                spool.add_block(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
             yield chunk
             chunk = []
+    if chunk:
+        if spool is not None:
+            spool.add_block(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+        yield chunk
+
+
+# Files of at least PARALLEL_MIN_ROWS rows are parsed by a pool of worker processes (one
+# per core), PARSE_BLOCK_ROWS rows at a time; the process that writes to the database
+# only reads the CSV and unpickles the parsed rows. Workers are forked, so they share the
+# plan (its parsers are closures, not picklable) and never touch the database.
+PARALLEL_MIN_ROWS = 20_000
+PARSE_BLOCK_ROWS = 1_000
+BLOCKS_IN_FLIGHT = 16
+_worker_plan: ImportPlan | None = None
+
+
+def _parse_block(block: list[tuple[int, list]]) -> bytes:
+    plan = _worker_plan
+    return pickle.dumps([parse_row(plan, number, cells) for number, cells in block], protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _worker_start(language: str) -> None:
+    translation.activate(language)
+
+
+def use_processes(table: TableFile, plan: ImportPlan) -> bool:
+    import multiprocessing
+    import os
+
+    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return False
+    if any(item.custom_field is not None for _position, _header, item in plan.columns):
+        return False  # custom field parsers may read definitions from the database
+    return table.estimate_rows() >= PARALLEL_MIN_ROWS
+
+
+def _parsed_in_processes(table: TableFile, plan: ImportPlan, chunk_size: int, after_row: int,
+                         spool: _Spool | None = None) -> Iterator[list[ParsedRow]]:
+    import multiprocessing
+    import os
+
+    global _worker_plan
+    _worker_plan = plan
+    stop = threading.Event()
+    slots = threading.Semaphore(BLOCKS_IN_FLIGHT)   # bounds the parsed blocks waiting in memory
+
+    def blocks() -> Iterator[list[tuple[int, list]]]:
+        block: list[tuple[int, list]] = []
+        for item in table.rows(after_row):
+            block.append(item)
+            if len(block) >= PARSE_BLOCK_ROWS:
+                while not slots.acquire(timeout=0.2):
+                    if stop.is_set():
+                        return
+                yield block
+                block = []
+        if block:
+            yield block
+
+    pool = multiprocessing.get_context("fork").Pool(os.cpu_count(), initializer=_worker_start,
+                                                    initargs=(translation.get_language() or "en",))
+    try:
+        yield from _regrouped(_loaded(pool.imap(_parse_block, blocks()), slots, spool), chunk_size)
+    finally:
+        stop.set()
+        pool.terminate()
+        pool.join()
+        _worker_plan = None
+
+
+def _loaded(blocks: Iterator[bytes], slots: threading.Semaphore | None,
+            spool: _Spool | None) -> Iterator[list[ParsedRow]]:
+    for data in blocks:
+        if slots is not None:
+            slots.release()
+        if spool is not None:
+            spool.add_block(data)
+        yield pickle.loads(data)
+
+
+def _regrouped(blocks: Iterator[list[ParsedRow]], chunk_size: int) -> Iterator[list[ParsedRow]]:
+    chunk: list[ParsedRow] = []
+    for block in blocks:
+        chunk.extend(block)
+        while len(chunk) >= chunk_size:
+            yield chunk[:chunk_size]
+            chunk = chunk[chunk_size:]
     if chunk:
         yield chunk
 
 
 def parse_chunks(table: TableFile, plan: ImportPlan, chunk_size: int, after_row: int = 0,
-                 ) -> Iterator[list[ParsedRow]]:
-    """Parsed rows in chunks, produced by a helper thread one chunk ahead of the consumer."""
-    return in_background(lambda: _parsed(table, plan, chunk_size, after_row))
+                 spool: _Spool | None = None) -> Iterator[list[ParsedRow]]:
+    """Parsed rows in chunks (as parsed, also kept in ``spool``): from worker processes for
+    a large file, else from a helper thread one chunk ahead of the consumer."""
+    if use_processes(table, plan):
+        return _parsed_in_processes(table, plan, chunk_size, after_row, spool)
+    return in_background(lambda: _parsed(table, plan, chunk_size, after_row, spool))
 
 
 def in_background(make_chunks: Callable[[], Iterator[list[ParsedRow]]]) -> Iterator[list[ParsedRow]]:
@@ -926,21 +1020,26 @@ def in_background(make_chunks: Callable[[], Iterator[list[ParsedRow]]]) -> Itera
 
 
 class _Spool:
-    """Parsed chunks kept on disk between the check and the write pass: reading them back
-    costs a fraction of parsing the file again."""
+    """Parsed rows kept on disk between the check and the write pass, as the pickled blocks
+    the parser produced: reading them back costs a fraction of parsing the file again."""
 
     def __init__(self):
         self.file = tempfile.TemporaryFile(dir=uploads_dir(), prefix="spool-")
         self.count = 0
 
-    def add(self, chunk: list[ParsedRow]) -> None:
-        pickle.dump(chunk, self.file, protocol=pickle.HIGHEST_PROTOCOL)
+    def add_block(self, data: bytes) -> None:
+        self.file.write(len(data).to_bytes(8, "little"))
+        self.file.write(data)
         self.count += 1
 
-    def chunks(self) -> Iterator[list[ParsedRow]]:
+    def blocks(self) -> Iterator[bytes]:
         self.file.seek(0)
         for _number in range(self.count):
-            yield pickle.load(self.file)
+            size = int.from_bytes(self.file.read(8), "little")
+            yield self.file.read(size)
+
+    def chunks(self, chunk_size: int) -> Iterator[list[ParsedRow]]:
+        return _regrouped(_loaded(self.blocks(), None, None), chunk_size)
 
     def close(self) -> None:
         self.file.close()
@@ -1077,6 +1176,7 @@ class _Writer:
         self.match_everything = write          # a check matches only rows whose outcome depends on it
         self.has_custom_columns = any(item.custom_field is not None for _p, _h, item in plan.columns)
         self.defaults = {column: self.model._meta.get_field(column).get_default() for column in self.columns}
+        self.staged = True   # SQLite: through a staging table while the full-text trigger is in place
 
     # --- reporting ---
     def error(self, row: ParsedRow, name: str, message: str, value: str = "") -> None:
@@ -1416,6 +1516,14 @@ class ContactWriter(_Writer):
         return [decision for decision in decisions if decision.row.ok]
 
     # --- the wave ---
+    def process(self, rows: list[ParsedRow]) -> None:
+        if not self.write and not self.match_everything:
+            # A check (not a dry run) writes nothing, so a later row cannot find an earlier
+            # row's record: the waves would give the same verdicts, one wave gives them sooner.
+            self.process_wave(rows)
+            return
+        super().process(rows)
+
     def process_wave(self, rows: list[ParsedRow]) -> None:
         self.resolve_people(rows)
         self.resolve_accounts(rows)
@@ -1426,7 +1534,9 @@ class ContactWriter(_Writer):
             if decision.row.ok and not any(name in decision.row.values
                                            for name in ("full_name", "family_name", "given_name")):
                 self.error(decision.row, "full_name", _("Enter a name (family name, given name or full name)."))
-        creates = self.prepare_creates([decision for decision in creates if decision.row.ok])
+        creates = [decision for decision in creates if decision.row.ok]
+        if self.write or self.required_custom:  # a check needs the new state only for required custom fields
+            creates = self.prepare_creates(creates)
         updates = self.prepare_updates([decision for decision in decisions if not decision.create])
         self.finish_wave(rows, decisions, creates, updates, deferred)
 
@@ -1485,7 +1595,7 @@ class ContactWriter(_Writer):
             address = self.address_values(values)
             if address:
                 addresses.append((record_id, address))
-        bulk_writes.insert_rows(Contact, ("id", *CONTACT_COLUMNS), rows, staged=True)
+        bulk_writes.insert_rows(Contact, ("id", *CONTACT_COLUMNS), rows, staged=self.staged)
         bulk_writes.insert_rows(ContactPhone, ("contact_id", "number", "kind", "is_primary"), phones)
         bulk_writes.insert_rows(ContactEmail, ("contact_id", "email", "kind", "is_primary"), emails)
         bulk_writes.insert_rows(ConsentRecord, ("contact_id", "channel", "granted", "source", "recorded_at",
@@ -2000,7 +2110,7 @@ def import_file(*, actor: User, path: str | Path, object_type: str, file_label: 
             log = _IssueLog()  # the check found nothing wrong; the write pass reports afresh
             for issue in column_warnings:
                 log.add(issue)
-        chunks = (in_background(spool.chunks) if spool is not None
+        chunks = (in_background(lambda: spool.chunks(chunk_size)) if spool is not None
                   else parse_chunks(table, plan, chunk_size, after_row=run.rows_done if resuming else 0))
         _write_all(run, table, plan, actor, log, chunks, total, progress, after_chunk, resuming)
     finally:
@@ -2039,11 +2149,9 @@ def _check_all(table: TableFile, plan: ImportPlan, actor: User, log: _IssueLog, 
     seen_keys: set[int] = set()     # hashes of the dedup keys of rows checked so far (for the counts only)
     totals = {"rows": 0, "create": 0, "update": 0, "errors": 0}
     estimate = table.estimate_rows()
-    chunks = parse_chunks(table, plan, chunk_size)
+    chunks = parse_chunks(table, plan, chunk_size, spool=spool)  # spooled as parsed, before the check adds to rows
     try:
         for chunk in chunks:
-            if spool is not None:
-                spool.add(chunk)  # as parsed, before checking adds to the rows
             for row in chunk:
                 for issue in row.issues:
                     log.add(issue)
@@ -2116,9 +2224,12 @@ def _write_all(run: ImportRun, table: TableFile, plan: ImportPlan, actor: User, 
     run.total_rows = total
     run.message = _("Importing…")
     run.save()
-    seen_external = _external_ids_before(table, plan, start_row)
+    checked = bool(run.options.get("checked"))   # the check refused duplicate external IDs already
+    seen_external = {} if checked else _external_ids_before(table, plan, start_row)
     rows_seen = _rows_before(run, start_row)
     restore_pragmas = _bulk_pragmas()
+    restore_all_suspended_indexes(exclude=run.pk)  # another run that crashed with its indexes dropped
+    _suspend_indexes_for(run, plan, total - rows_seen)
     try:
         for chunk in chunks:
             counts = RunCounts()
@@ -2131,8 +2242,10 @@ def _write_all(run: ImportRun, table: TableFile, plan: ImportPlan, actor: User, 
             for row in chunk:
                 for issue in row.issues:
                     report(issue)
-            _flag_duplicate_external_ids(chunk, seen_external, plan, report)
+            if not checked:
+                _flag_duplicate_external_ids(chunk, seen_external, plan, report)
             writer = WRITERS[plan.object_type](plan, actor, references, counts, report, write=True)
+            writer.staged = not run.options.get("suspended_indexes")
             with transaction.atomic():
                 counts.errors += sum(1 for row in chunk if not row.ok)
                 writer.process([row for row in chunk if row.ok])
@@ -2160,6 +2273,7 @@ def _write_all(run: ImportRun, table: TableFile, plan: ImportPlan, actor: User, 
             message=_("Interrupted after row %(row)d; run it again to resume.") % {"row": run.rows_done})
         raise
     restore_pragmas()
+    restore_suspended_indexes(run)
     run.refresh_from_db()
     run.state = ImportRunState.SUCCEEDED
     run.total_rows = run.options.get("rows_seen", rows_seen)
@@ -2181,13 +2295,79 @@ def _bulk_pragmas() -> Callable[[], None]:
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA cache_size")
         cache_size = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA temp_store")
+        temp_store = int(cursor.fetchone()[0])
         cursor.execute("PRAGMA cache_size = -262144")
+        outside_transaction = not connection.in_atomic_block  # SQLite refuses temp_store inside one
+        if outside_transaction:
+            cursor.execute("PRAGMA temp_store = MEMORY")  # the staging tables and index sorts
 
     def restore() -> None:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {cache_size}")
+            if outside_transaction and not connection.in_atomic_block:
+                cursor.execute(f"PRAGMA temp_store = {temp_store}")
 
     return restore
+
+
+# A large import into a table that is small next to it drops the indexes only reads need
+# and builds them once at the end (see bulk_writes.suspend_indexes). What was dropped is
+# stored in the run's options in the same transaction; the run's last step, a resumed run,
+# or ``guanxi migrate`` (restore_all_suspended_indexes) brings it back.
+BULK_INDEX_MIN_ROWS = 50_000
+SUSPENDED_TABLES = {"contact": ("core_contact", "core_contactphone", "core_contactemail", "core_consentrecord",
+                                "core_contact_tags")}
+KEPT_INDEXES = ("core_contactphone.number", "core_contactemail.email")   # the dedup lookups
+
+
+def _suspend_indexes_for(run: ImportRun, plan: ImportPlan, rows_to_write: int) -> None:
+    tables = SUSPENDED_TABLES.get(plan.object_type)
+    if not tables or run.options.get("suspended_indexes") or rows_to_write < BULK_INDEX_MIN_ROWS:
+        return
+    model = Contact if plan.object_type == "contact" else Account
+    if model.objects.count() * 2 > rows_to_write:
+        return  # rebuilding the indexes of a big table would cost more than keeping them up to date
+    with transaction.atomic():
+        suspended = bulk_writes.suspend_indexes(tables, KEPT_INDEXES)
+        run.options = {**run.options, "suspended_indexes": suspended}
+        ImportRun.objects.filter(pk=run.pk).update(options=run.options)
+
+
+def restore_suspended_indexes(run: ImportRun) -> None:
+    """Rebuild what ``run`` suspended, and forget it, in one transaction."""
+    with transaction.atomic():
+        locked = ImportRun.objects.select_for_update().get(pk=run.pk)
+        suspended = locked.options.get("suspended_indexes")
+        if not suspended:
+            return
+        bulk_writes.restore_indexes(suspended)
+        locked.options = {**locked.options, "suspended_indexes": []}
+        ImportRun.objects.filter(pk=run.pk).update(options=locked.options)
+    run.options = locked.options
+
+
+def restore_all_suspended_indexes(exclude: int | None = None) -> int:
+    """Repair after a crash: restore the indexes of every run that suspended some (but
+    ``exclude``, the run about to resume and finish its own). Returns how many runs."""
+    runs = [run for run in ImportRun.objects.exclude(pk=exclude).filter(
+        state__in=[ImportRunState.RUNNING, ImportRunState.INTERRUPTED]).only("id", "options")
+        if run.options.get("suspended_indexes")]
+    for run in runs:
+        restore_suspended_indexes(run)
+    return len(runs)
+
+
+def _restore_after_migrate(sender, app_config=None, using="default", **kwargs) -> None:
+    if app_config is None or app_config.label != "core":
+        return
+    from django.db import connections
+
+    if "core_importrun" in connections[using].introspection.table_names():
+        restore_all_suspended_indexes()
+
+
+post_migrate.connect(_restore_after_migrate, dispatch_uid="guanxi.core.importing.restore_indexes")
 
 
 def _rows_before(run: ImportRun, start_row: int) -> int:
