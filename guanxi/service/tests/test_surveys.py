@@ -39,7 +39,7 @@ def test_resolving_a_case_emails_a_survey_link_in_the_customers_language(resolve
     assert survey.token not in _link() or ":" in _link()  # the link carries a signed token
 
 
-def test_the_customer_answers_on_the_public_page_once(resolved, customer):
+def test_the_customer_answers_on_the_public_page_once(resolved, customer, agent):
     link = _link().split("://", 1)[1].split("/", 1)[1]
     page = Client().get(f"/{link}")
     assert page.status_code == 200 and resolved.number in page.content.decode()
@@ -53,6 +53,11 @@ def test_the_customer_answers_on_the_public_page_once(resolved, customer):
     assert again.status_code == 409
     survey.refresh_from_db()
     assert survey.csat_score == 5
+    # and the customer's satisfaction score shows on their 360° page
+    colleague = Client()
+    colleague.force_login(agent)
+    page = colleague.get(f"/contacts/{customer.pk}/360/").content.decode()
+    assert "Satisfaction: CSAT 5" in page and "(1 survey)" in page
 
 
 def test_bad_scores_and_tampered_links_are_refused(resolved):
