@@ -6,7 +6,8 @@ receiver (``guanxi mail-in``, see ``mail_server``), an IMAP poller, or the REST 
 
 * nothing is lost: the message as received is written to ``MEDIA_ROOT/service/inbound``
   before it is processed, and a message that cannot be processed is kept as a *failed*
-  inbound email that a redelivery (or ``inbound_email_reprocess``) tries again;
+  inbound email that a redelivery, the retry job (``inbound_email_retry_failed``, every
+  ten minutes for a day) or ``inbound_email_reprocess`` tries again;
 * nothing is doubled: every message is recorded once by Message-ID (or, when it has
   none, by a fingerprint of its bytes), so a redelivered message finds its first record
   and the case it made;
@@ -396,6 +397,31 @@ def _deliver(parsed: ParsedEmail, message_id: str | None, problems: list[str]) -
         Case.objects.filter(pk=case.pk).update(needs_triage=True)
         case.needs_triage = True
     return case, InboundOutcome.CREATED
+
+
+RETRY_WINDOW_HOURS = 24
+
+
+def inbound_email_retry_failed(*, now=None, limit: int = 50) -> dict[str, int]:
+    """Try again the emails that could not be processed in the last day (the SMTP sender
+    was told they are stored, so it will not send them again): a passing database or
+    storage problem must not leave a customer's email without a case. Older failures wait
+    for a person, so a message that always fails is not retried for ever."""
+    import datetime as dt
+
+    now = now or timezone.now()
+    failed = InboundEmail.objects.filter(outcome=InboundOutcome.FAILED,
+                                         received_at__gte=now - dt.timedelta(hours=RETRY_WINDOW_HOURS))
+    counts = {"retried": 0, "recovered": 0}
+    for inbound in failed.order_by("received_at", "id")[:limit]:
+        try:
+            result = inbound_email_reprocess(inbound)
+        except OSError:   # the kept raw message is unreadable: nothing to retry with
+            logger.exception("email %s: the kept raw message cannot be read", inbound.message_id)
+            continue
+        counts["retried"] += 1
+        counts["recovered"] += result.outcome != InboundOutcome.FAILED
+    return counts
 
 
 def inbound_email_reprocess(inbound: InboundEmail) -> IngestResult:

@@ -1,5 +1,5 @@
 """Background work of the service domain: the SLA sweep every minute, the hourly closing
-of long-resolved cases, and the jobs that send email.
+of long-resolved cases, retries of inbound email that failed, and the jobs that send email.
 
 The periodic tasks are Huey's, run by the consumer's scheduler: inside ``guanxi serve``
 with zero services configured (``guanxi.jobs.runner``), or by ``guanxi worker`` next to
@@ -27,6 +27,14 @@ def sla_sweep_every_minute() -> None:
 @db_periodic_task(crontab(minute="23"))
 def close_resolved_hourly() -> None:
     services.auto_close_resolved()
+
+
+@db_periodic_task(crontab(minute="*/10"))
+def retry_failed_inbound_email() -> None:
+    """Emails that failed to become cases are tried again for a day."""
+    from guanxi.service.email_in import inbound_email_retry_failed
+
+    inbound_email_retry_failed()
 
 
 def _final_attempt(job) -> bool:

@@ -245,6 +245,33 @@ def test_a_failure_keeps_the_message_and_a_redelivery_processes_it(known_custome
     assert again.outcome == "created" and Case.objects.count() == 1 and InboundEmail.objects.count() == 1
 
 
+@pytest.mark.django_db
+def test_failed_emails_are_retried_by_the_scheduler_for_a_day(known_customer, monkeypatch):
+    import datetime as dt
+
+    from django.utils import timezone
+    from huey.contrib.djhuey import HUEY
+
+    def broken(**kwargs):
+        raise RuntimeError("database hiccup")
+
+    monkeypatch.setattr(email_in, "case_open", broken)
+    email_in.ingest_raw_email(email("Lost?", "Must not be lost", message_id="<r1@example.cn>").as_bytes())
+    email_in.ingest_raw_email(email("Old", "Failed long ago", message_id="<r0@example.cn>").as_bytes())
+    InboundEmail.objects.filter(message_id="<r0@example.cn>").update(
+        received_at=timezone.now() - dt.timedelta(hours=25))
+    # while the problem lasts, a retry fails again and keeps the message
+    assert email_in.inbound_email_retry_failed() == {"retried": 1, "recovered": 0}
+    monkeypatch.undo()
+    # the scheduler runs the retry every ten minutes; the recent email becomes a case, the old one waits
+    due = {task.name: task for task in HUEY.read_periodic(dt.datetime(2026, 3, 2, 3, 10))}
+    HUEY.execute(due["retry_failed_inbound_email"])
+    recent = InboundEmail.objects.get(message_id="<r1@example.cn>")
+    assert recent.outcome == "created" and recent.case.subject == "Lost?"
+    assert InboundEmail.objects.get(message_id="<r0@example.cn>").outcome == "failed"
+    assert Case.objects.count() == 1 and InboundEmail.objects.count() == 2
+
+
 # ======================================================================================
 # Auto-replies, out-of-office notices and bounces
 # ======================================================================================
