@@ -26,6 +26,18 @@ def _jobs_run_immediately(settings):
     HUEY.immediate = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing_everywhere():
+    """The fast hasher for module- and session-scoped fixtures too (they run before the
+    function-scoped ``settings`` fixture below)."""
+    from django.test.utils import override_settings
+
+    override = override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+    override.enable()
+    yield
+    override.disable()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Hashing with production strength costs about half a second per user; tests create

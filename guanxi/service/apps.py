@@ -16,6 +16,10 @@ class ServiceConfig(AppConfig):
         from guanxi.service.demo import load_service_demo_data
 
         demo_data_loaded.connect(load_service_demo_data, dispatch_uid="guanxi.service.demo")
+        from guanxi.core.events import customer_glance_requested
+        from guanxi.service.glance import open_cases_glance
+
+        customer_glance_requested.connect(open_cases_glance, dispatch_uid="guanxi.service.glance")
 
         navigation.register(navigation.NavEntry("service", _("Service"), "service:case_list", "case", 40))
         views = "guanxi.service.views"

@@ -34,6 +34,53 @@ def _guanxi(*args: str, env: dict) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=300)
 
 
+# Migrating a fresh database costs half a minute; each server of a run gets a copy of one
+# migrated template instead (a file copy on SQLite, CREATE DATABASE … TEMPLATE on PostgreSQL).
+_TEMPLATES: dict[str, str] = {}
+
+
+def _postgres_admin(database_url: str):
+    import psycopg
+
+    return psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True)
+
+
+def migrated_database(env: dict) -> None:
+    """Give the server environment ``env`` a migrated, empty database of its own."""
+    if env.get("DATABASE_URL"):
+        base_url, database_name = env["DATABASE_URL"].rsplit("/", 1)
+        template = _TEMPLATES.get("postgres")
+        if template is None:
+            template = f"guanxi_e2e_template_{uuid.uuid4().hex[:8]}"
+            with _postgres_admin(env["DATABASE_URL"]) as connection:
+                connection.execute(f'CREATE DATABASE "{template}"')
+            _guanxi("migrate", "--noinput", "-v", "0", env={**env, "DATABASE_URL": f"{base_url}/{template}"})
+            _TEMPLATES["postgres"] = template
+        with _postgres_admin(env["DATABASE_URL"]) as connection:
+            connection.execute(f'CREATE DATABASE "{database_name}" TEMPLATE "{template}"')
+        return
+    target = Path(env.get("GUANXI_SQLITE_PATH") or Path(env["GUANXI_DATA_DIR"]) / "guanxi.sqlite3")
+    template = _TEMPLATES.get("sqlite")
+    if template is None:
+        folder = tempfile.mkdtemp(prefix="guanxi-e2e-template-")
+        template = str(Path(folder) / "guanxi.sqlite3")
+        _guanxi("migrate", "--noinput", "-v", "0",
+                env={**env, "GUANXI_DATA_DIR": folder, "GUANXI_SQLITE_PATH": template})
+        _TEMPLATES["sqlite"] = template
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_database_templates():
+    yield
+    if "sqlite" in _TEMPLATES:
+        shutil.rmtree(Path(_TEMPLATES.pop("sqlite")).parent, ignore_errors=True)
+    if "postgres" in _TEMPLATES and os.environ.get("DATABASE_URL"):
+        with _postgres_admin(os.environ["DATABASE_URL"]) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{_TEMPLATES.pop("postgres")}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def guanxi_server():
     """Base URL of a running Guanxi with an admin user, on SQLite or (when DATABASE_URL is
@@ -48,14 +95,10 @@ def guanxi_server():
     env.pop("GUANXI_JOBS_IMMEDIATE", None)
     database_name = None
     if env.get("DATABASE_URL"):
-        import psycopg
-
         database_name = f"guanxi_e2e_{uuid.uuid4().hex[:8]}"
         base_url = env["DATABASE_URL"].rsplit("/", 1)[0]
-        with psycopg.connect(base_url + "/postgres", autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{database_name}"')
         env["DATABASE_URL"] = f"{base_url}/{database_name}"
-    _guanxi("migrate", "--noinput", "-v", "0", env=env)
+    migrated_database(env)
     _guanxi("createuser", ADMIN[0], "--role", "admin", "--password", ADMIN[1], "--name", "E2E 管理员", env=env)
     port = _free_port()
     log = open(Path(data_dir) / "server.log", "w")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, CHROMIUM, PROJECT, _free_port, _guanxi, login
+from tests.e2e.conftest import ADMIN, CHROMIUM, PROJECT, _free_port, _guanxi, login, migrated_database
 
 pytestmark = pytest.mark.e2e
 
@@ -60,7 +60,7 @@ def marketing_server(smtp_server):
                GUANXI_EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", GUANXI_EMAIL_HOST="127.0.0.1",
                GUANXI_EMAIL_PORT=str(smtp_server.port), GUANXI_PUBLIC_URL=f"http://127.0.0.1:{port}",
                GUANXI_MARKETING_SEND_RATE="0")
-    _guanxi("migrate", "--noinput", "-v", "0", env=env)
+    migrated_database(env)
     _guanxi("createuser", ADMIN[0], "--role", "admin", "--password", ADMIN[1], "--name", "E2E 管理员", env=env)
     _guanxi("shell", "-c", SEED, env=env)
     log = open(Path(data_dir) / "server.log", "w")
