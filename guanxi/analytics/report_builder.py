@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from guanxi.analytics.analyses import (
     AGE_BAND_LABELS, AnalysisContext, ResultColumn, choice_label, month_label, number,
@@ -145,7 +145,7 @@ def _customer_dimensions(customer: str = "c", score: str = "s") -> tuple[Dimensi
         Dimension("occupation", gettext_lazy("Occupation"), f"{customer}.occupation"),
         Dimension("gender", gettext_lazy("Gender"), f"{customer}.gender", Gender.choices),
         Dimension("education", gettext_lazy("Education"), f"{customer}.education", Education.choices),
-        Dimension("age_band", gettext_lazy("Age"), _age_band(f"{customer}.birth_date"), list(AGE_BAND_LABELS.items())),
+        Dimension("age_band", pgettext_lazy("customer age", "Age"), _age_band(f"{customer}.birth_date"), list(AGE_BAND_LABELS.items())),
         Dimension("value_tier", gettext_lazy("Value tier"), f"{score}.value_tier", ValueTier.choices),
         Dimension("lifecycle_stage", gettext_lazy("Lifecycle stage"), f"{customer}.lifecycle_stage",
                   LifecycleStage.choices),
@@ -160,7 +160,7 @@ def _customer_filters(customer: str = "c", score: str = "s") -> tuple[FilterFiel
                     tuple(IncomeBand.choices)),
         FilterField("occupation", gettext_lazy("Occupation"), f"{customer}.occupation", "text"),
         FilterField("gender", gettext_lazy("Gender"), f"{customer}.gender", "text", tuple(Gender.choices)),
-        FilterField("age_band", gettext_lazy("Age"), _age_band(f"{customer}.birth_date"), "text",
+        FilterField("age_band", pgettext_lazy("customer age", "Age"), _age_band(f"{customer}.birth_date"), "text",
                     tuple(AGE_BAND_LABELS.items())),
         FilterField("value_tier", gettext_lazy("Value tier"), f"{score}.value_tier", "text", tuple(ValueTier.choices)),
     )

@@ -9,7 +9,7 @@ import datetime
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from guanxi.analytics import warehouse
 from guanxi.analytics.analyses import (
@@ -86,7 +86,7 @@ class NewVersusExisting(Analysis):
 # ======================================================================================
 class ValueBySegmentForm(PeriodForm):
     by = forms.ChoiceField(label=gettext_lazy("Group customers by"), initial="age", choices=[
-        ("age", gettext_lazy("Age")), ("occupation", gettext_lazy("Occupation")),
+        ("age", pgettext_lazy("customer age", "Age")), ("occupation", gettext_lazy("Occupation")),
         ("income", gettext_lazy("Income band")), ("region", gettext_lazy("Region (province)")),
         ("gender", gettext_lazy("Gender")), ("education", gettext_lazy("Education")),
         ("tier", gettext_lazy("Value tier"))])
@@ -230,7 +230,7 @@ class BuysButNot(Analysis):
 # ======================================================================================
 class DiscountForm(PeriodForm):
     by = forms.ChoiceField(label=gettext_lazy("Group customers by"), initial="age", choices=[
-        ("age", gettext_lazy("Age")), ("income", gettext_lazy("Income band")), ("tier", gettext_lazy("Value tier"))])
+        ("age", pgettext_lazy("customer age", "Age")), ("income", gettext_lazy("Income band")), ("tier", gettext_lazy("Value tier"))])
 
 
 @register
@@ -300,7 +300,7 @@ class DiscountResponse(Analysis):
 # ======================================================================================
 class ChannelForm(PeriodForm):
     by = forms.ChoiceField(label=gettext_lazy("Group customers by"), initial="tier", choices=[
-        ("tier", gettext_lazy("Value tier")), ("age", gettext_lazy("Age")),
+        ("tier", gettext_lazy("Value tier")), ("age", pgettext_lazy("customer age", "Age")),
         ("region", gettext_lazy("Region (province)")), ("income", gettext_lazy("Income band"))])
 
 
@@ -372,7 +372,7 @@ class StrategyForm(forms.Form):
                                     choices=[("", gettext_lazy("Any"))] + list(INCOME_CHOICES))
     value_tier = forms.ChoiceField(label=gettext_lazy("Value tier"), required=False,
                                    choices=[("", gettext_lazy("Any"))] + list(TIER_CHOICES))
-    age_band = forms.ChoiceField(label=gettext_lazy("Age"), required=False,
+    age_band = forms.ChoiceField(label=pgettext_lazy("customer age", "Age"), required=False,
                                  choices=[("", gettext_lazy("Any"))] + list(AGE_BAND_LABELS.items()))
     region = forms.CharField(label=gettext_lazy("Region or province"), required=False, max_length=80)
     metric = forms.ChoiceField(label=gettext_lazy("Goal measured as"), initial="revenue", choices=[
