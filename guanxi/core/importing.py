@@ -22,7 +22,16 @@ Rows are normalized by the same functions the services use (``normalize_phone``,
 ``services.contact_search_text``), and written set-based through ``bulk_writes``; the
 stored result equals what ``services.contact_create`` stores for the same input (a test
 compares them). One audit entry per run records the counts. Parsing runs in a helper
-thread so that it overlaps the database work of the previous chunk.
+thread so that it overlaps the database work of the previous chunk, or, for a large file,
+in a pool of forked worker processes (one per core) while this process only writes.
+
+A large contact import into a table small next to it (``BULK_INDEX_MIN_ROWS``) drops the
+indexes only reads need — non-unique indexes, the SQLite FTS5 triggers, the PostgreSQL
+GIN index — and builds each once at the end (FTS5 ``rebuild``, ``CREATE INDEX``). What was
+dropped is stored in the run in the same transaction; the run's last step restores it, a
+resumed run finishes and restores it, and ``guanxi migrate`` (post_migrate) or the next
+import repairs it for a crashed run never resumed. Unique indexes and those of the dedup
+lookups (phone numbers, emails, external IDs) stay, so upserts and dedup are unchanged.
 """
 
 from __future__ import annotations
@@ -905,6 +914,8 @@ def use_processes(table: TableFile, plan: ImportPlan) -> bool:
 
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return False
+    if threading.current_thread() is not threading.main_thread():
+        return False  # a job thread of a server: forking a multi-threaded process is not safe
     if any(item.custom_field is not None for _position, _header, item in plan.columns):
         return False  # custom field parsers may read definitions from the database
     return table.estimate_rows() >= PARALLEL_MIN_ROWS
