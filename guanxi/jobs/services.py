@@ -184,10 +184,17 @@ def jobs_run_due(limit: int = 100) -> int:
     """Dispatch queued jobs whose time has come and re-run stale ones.
 
     Called at worker start-up and every minute by the scheduler: this is what makes jobs
-    survive a restart or a lost queue message.
+    survive a restart or a lost queue message. A queued job normally has its message in the
+    queue already, so with a real queue it is sent again only once it has waited
+    ``STALE_AFTER`` past its time (its message was lost, or the queue was emptied); running
+    the jobs inline (``HUEY.immediate``), the sweep is what runs due jobs, at once.
     """
+    from huey.contrib.djhuey import HUEY
+
     now = timezone.now()
-    due = list(Job.objects.filter(state=JobState.QUEUED, run_at__lte=now).values_list("pk", flat=True)[:limit])
+    lost_after = datetime.timedelta(0) if HUEY.immediate else STALE_AFTER
+    due = list(Job.objects.filter(state=JobState.QUEUED, run_at__lte=now - lost_after)
+               .values_list("pk", flat=True)[:limit])
     stale = list(Job.objects.filter(state=JobState.RUNNING, heartbeat_at__lt=now - STALE_AFTER)
                  .values_list("pk", flat=True)[:limit])
     for job in Job.objects.filter(pk__in=due + stale):

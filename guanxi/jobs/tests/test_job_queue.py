@@ -97,6 +97,25 @@ def test_job_interrupted_by_a_crash_is_run_again_after_restart(admin_user):
     assert job.state == JobState.SUCCEEDED and CALLS == [job.pk] and job.attempts == 2
 
 
+@pytest.mark.django_db
+def test_a_queued_job_is_sent_again_only_once_its_message_looks_lost(admin_user):
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.immediate = False  # a real queue: the message goes out when the transaction commits
+    HUEY.flush()
+    try:
+        job = services.job_enqueue(actor=admin_user, kind="tests.count_to", params={"n": 1})
+        # just queued: its message is presumably in the queue, the sweep leaves it alone
+        assert services.jobs_run_due() == 0 and HUEY.pending_count() == 0
+        # still queued long after its time: the message was lost, so it is sent again
+        Job.objects.filter(pk=job.pk).update(run_at=timezone.now() - datetime.timedelta(minutes=3))
+        assert services.jobs_run_due() == 1
+        assert [task.args for task in HUEY.pending()] == [(job.pk,)]
+        assert Job.objects.get(pk=job.pk).state == JobState.QUEUED and CALLS == []
+    finally:
+        HUEY.flush()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_real_worker_consumes_the_sqlite_queue(admin_user):
     from huey.contrib.djhuey import HUEY
