@@ -135,7 +135,9 @@ def _load(size: int, reps) -> float:
         for index in indexes:
             editor.add_index(Opportunity, index)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
+        # What autovacuum does shortly after a bulk load: statistics, and on PostgreSQL the
+        # visibility map too, without which an index-only scan still visits every heap row.
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
     return time.perf_counter() - started
 
 
