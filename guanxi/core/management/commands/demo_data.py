@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -45,7 +47,8 @@ class Command(BaseCommand):
         if already:
             self.stdout.write(_("Demo data already present (%(count)d contacts).")
                               % {"count": Contact.objects.count()})
-        self.stdout.write(_("Sign in at http://127.0.0.1:8000/ as %(user)s / %(password)s "
+        url = "http://{}:{}/".format(os.environ.get("GUANXI_HOST", "127.0.0.1"), os.environ.get("GUANXI_PORT", "8000"))
+        self.stdout.write(_("Sign in at %(url)s as %(user)s / %(password)s "
                             "(other roles: sales.manager, rep.wang, marketer, service.agent, cc.agent, supervisor, "
                             "analyst — password %(staff)s)")
-                          % {"user": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "staff": STAFF_PASSWORD})
+                          % {"url": url, "user": ADMIN_USERNAME, "password": ADMIN_PASSWORD, "staff": STAFF_PASSWORD})
