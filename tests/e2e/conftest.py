@@ -3,6 +3,7 @@ jobs) in a subprocess on a fresh database, driven by Playwright in Debian's Chro
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -81,6 +82,36 @@ def _drop_database_templates():
             connection.execute(f'DROP DATABASE IF EXISTS "{_TEMPLATES.pop("postgres")}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def running_server(env: dict, data_dir: str, port: int | None = None):
+    """`guanxi serve` in a subprocess on ``env``'s database; yields its base URL once it
+    accepts connections, and stops it afterwards."""
+    port = port or _free_port()
+    log_path = Path(data_dir) / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port)], env=env,
+                                   cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                    break
+                except OSError:
+                    if process.poll() is not None:
+                        raise RuntimeError(log_path.read_text()) from None
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("guanxi serve did not start: " + log_path.read_text()) from None
+                    time.sleep(0.2)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
 @pytest.fixture(scope="session")
 def guanxi_server():
     """Base URL of a running Guanxi with an admin user, on SQLite or (when DATABASE_URL is
@@ -100,33 +131,10 @@ def guanxi_server():
         env["DATABASE_URL"] = f"{base_url}/{database_name}"
     migrated_database(env)
     _guanxi("createuser", ADMIN[0], "--role", "admin", "--password", ADMIN[1], "--name", "E2E 管理员", env=env)
-    port = _free_port()
-    log = open(Path(data_dir) / "server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port)], env=env,
-                               cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(Path(data_dir, "server.log").read_text())
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("guanxi serve did not start: " + Path(data_dir, "server.log").read_text())
-    yield {"url": f"http://127.0.0.1:{port}", "env": env, "admin": ADMIN, "data_dir": data_dir}
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with running_server(env, data_dir) as url:
+        yield {"url": url, "env": env, "admin": ADMIN, "data_dir": data_dir}
     if database_name:
-        import psycopg
-
-        with psycopg.connect(base_url + "/postgres", autocommit=True) as connection:
+        with _postgres_admin(env["DATABASE_URL"]) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
     shutil.rmtree(data_dir, ignore_errors=True)
 

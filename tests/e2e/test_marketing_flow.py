@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, CHROMIUM, PROJECT, _free_port, _guanxi, login, migrated_database
+from tests.e2e.conftest import ADMIN, CHROMIUM, _free_port, _guanxi, login, migrated_database, running_server
 
 pytestmark = pytest.mark.e2e
 
@@ -63,28 +59,8 @@ def marketing_server(smtp_server):
     migrated_database(env)
     _guanxi("createuser", ADMIN[0], "--role", "admin", "--password", ADMIN[1], "--name", "E2E 管理员", env=env)
     _guanxi("shell", "-c", SEED, env=env)
-    log = open(Path(data_dir) / "server.log", "w")
-    process = subprocess.Popen([sys.executable, "-m", "guanxi.cli", "serve", "--port", str(port)], env=env,
-                               cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError(Path(data_dir, "server.log").read_text())
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise RuntimeError("guanxi serve did not start: " + Path(data_dir, "server.log").read_text())
-    yield {"url": f"http://127.0.0.1:{port}", "data_dir": data_dir}
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+    with running_server(env, data_dir, port) as url:
+        yield {"url": url, "data_dir": data_dir}
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
