@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "guanxi.core",
     "guanxi.interactions",
     "guanxi.jobs",
+    "guanxi.outbox",
     "guanxi.sales",
     "guanxi.marketing",
     "guanxi.service",
@@ -166,9 +167,15 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 # --- Email ----------------------------------------------------------------------------
-EMAIL_BACKEND = os.environ.get("GUANXI_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = os.environ.get("GUANXI_EMAIL_HOST", "127.0.0.1")
-EMAIL_PORT = int(os.environ.get("GUANXI_EMAIL_PORT", "1025"))
+# With GUANXI_EMAIL_HOST (or GUANXI_EMAIL_PORT) set, mail goes to that SMTP server. Without a
+# mail server (zero-service mode) every message is kept in the database outbox instead, which
+# administrators read on the Outbox page (guanxi.outbox): nothing fails with "connection refused".
+MAIL_SERVER_CONFIGURED = bool(os.environ.get("GUANXI_EMAIL_HOST") or os.environ.get("GUANXI_EMAIL_PORT"))
+EMAIL_BACKEND = os.environ.get("GUANXI_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if MAIL_SERVER_CONFIGURED
+    else "guanxi.outbox.backend.OutboxEmailBackend")
+EMAIL_HOST = os.environ.get("GUANXI_EMAIL_HOST") or "127.0.0.1"
+EMAIL_PORT = int(os.environ.get("GUANXI_EMAIL_PORT") or "1025")
 DEFAULT_FROM_EMAIL = os.environ.get("GUANXI_FROM_EMAIL", "guanxi@example.com")
 
 # --- API ------------------------------------------------------------------------------

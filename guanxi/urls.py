@@ -12,6 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("jobs/", include("guanxi.jobs.urls")),
+    path("outbox/", include("guanxi.outbox.urls")),
     path("interactions/", include("guanxi.interactions.urls")),
     path("analytics/", include("guanxi.analytics.urls")),
     path("sales/", include("guanxi.sales.urls")),

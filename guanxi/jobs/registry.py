@@ -12,9 +12,13 @@ result. It must be idempotent: a job interrupted by a crash runs again from the 
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Callable
 
 HANDLERS: dict[str, Callable] = {}
+# The job whose handler is running in this thread, for whoever wants to know what caused
+# a side effect (the outbox records which job sent a message); None outside a job.
+running_job: ContextVar = ContextVar("running_job", default=None)
 
 
 def job_handler(kind: str):

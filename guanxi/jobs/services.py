@@ -17,7 +17,7 @@ from guanxi.core.access import can
 from guanxi.core.errors import Conflict, PermissionDenied
 from guanxi.core.realtime import push, user_group
 from guanxi.jobs.models import Job, JobState
-from guanxi.jobs.registry import HANDLERS
+from guanxi.jobs.registry import HANDLERS, running_job
 
 logger = logging.getLogger(__name__)
 STALE_AFTER = datetime.timedelta(minutes=2)   # a running job without heartbeat this long is re-run
@@ -137,6 +137,7 @@ def job_run(job_id: int) -> Job | None:
         return None
     handler = HANDLERS.get(job.kind)
     progress = Progress(job)
+    running = running_job.set(job)
     try:
         if handler is None:
             raise LookupError(f"no handler registered for job kind {job.kind!r}")
@@ -154,6 +155,8 @@ def job_run(job_id: int) -> Job | None:
         job.save(update_fields=["error", "finished_at", "state", "run_at"])
         _announce(job)
         return job
+    finally:
+        running_job.reset(running)
     job.refresh_from_db()
     if job.state == JobState.CANCELLED:
         return job

@@ -8,7 +8,7 @@ class MarketingConfig(AppConfig):
     verbose_name = _("Marketing")
     # "sales" only for attribution (leads and won deals by campaign_id) and lead-scoring
     # signals; every use is guarded by ``sales_installed()`` so marketing also runs alone.
-    DEPENDS = ("core", "interactions", "jobs", "sales")
+    DEPENDS = ("core", "interactions", "jobs", "sales", "outbox")  # zero-service campaign mail
 
     def ready(self) -> None:
         from guanxi import navigation

@@ -678,4 +678,10 @@ class _SmsDeliverer:
 def _deliverer(campaign: Campaign, connections: int | None):
     if campaign.channel == CampaignChannel.SMS:
         return _SmsDeliverer(campaign)
+    from guanxi.outbox.backend import outbox_in_use
+
+    if outbox_in_use():  # no mail server configured: campaign mail is kept in the outbox
+        from guanxi.marketing.outbox_delivery import OutboxEmailDeliverer
+
+        return OutboxEmailDeliverer(campaign, connections)
     return _EmailDeliverer(campaign, connections)
