@@ -570,9 +570,10 @@ class AgentForm(LineErrorsMixin, ServiceForm):
         self.penalties = {membership.queue_id: membership.penalty
                           for membership in agent.memberships.all()} if agent is not None else {}
         if agent is not None:
-            self.fields["user"].disabled = True
+            self.fields["user"].disabled = True  # a disabled field takes its value from initial, posted or not
+            self.initial["user"] = agent.user_id
             if not self.is_bound:
-                self.initial.update({"user": agent.user_id, "skills": skills_to_text(agent.skills),
+                self.initial.update({"skills": skills_to_text(agent.skills),
                                      "max_open_cases": agent.max_open_cases,
                                      "accepting_cases": agent.accepting_cases,
                                      "is_technician": agent.is_technician, "calendar": agent.calendar_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from typing import Callable
 
 import numpy as np
 from django.contrib import messages
@@ -751,26 +752,47 @@ def _saved(request, message: str):
     return redirect("service:settings")
 
 
+def _record_to_edit(request, record_id: int | None, access: Callable, object_name: str):
+    """The record a settings page changes (access-checked), or None for a new one when the
+    user may create ``object_name``."""
+    record = access(request.user, record_id, "change") if record_id else None
+    if record is None and not _may(request.user, object_name, "create"):
+        raise PermissionDenied(_("You may not change the service desk's configuration."))
+    return record
+
+
+def _settings_edit(request, form, *, record, save_new: Callable[[dict], object],
+                   save_changes: Callable[[object, dict], object], saved_message: str, title: str,
+                   delete_url: str = "", formset=None, service_data: Callable[[], dict] | None = None,
+                   show_errors: Callable[[ValidationError], None] | None = None):
+    """The create-or-update flow every settings page shares: on a valid POST the service
+    saves ``save_new(data)`` or ``save_changes(record, data)`` and the user goes back to the
+    overview; a refusal is shown on the form (``show_errors``, by default on its fields)."""
+    if request.method == "POST" and all([form.is_valid(), formset is None or formset.is_valid()]):
+        data = service_data() if service_data is not None else form.to_service_data()
+        try:
+            if record is None:
+                save_new(data)
+            else:
+                save_changes(record, data)
+        except ValidationError as error:
+            (show_errors or form.apply_service_errors)(error)
+        else:
+            return _saved(request, saved_message)
+    return _settings_form_page(request, form, formset=formset, title=title, delete_url=delete_url)
+
+
 @staff_page
 @require_http_methods(["GET", "POST"])
 def calendar_edit(request, calendar_id: int | None = None):
-    calendar = selectors.access_calendar_by_id(request.user, calendar_id, "change") if calendar_id else None
-    if calendar is None and not _may(request.user, "sla_policy", "create"):
-        raise PermissionDenied(_("You may not change the service desk's configuration."))
-    form = forms.CalendarForm(request.POST or None, calendar=calendar)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if calendar is None:
-                services.calendar_create(actor=request.user, data=form.to_service_data())
-            else:
-                services.calendar_update(actor=request.user, calendar_id=calendar.pk, data=form.to_service_data())
-        except ValidationError as error:
-            form.apply_service_errors(error)
-        else:
-            return _saved(request, _("Business calendar saved."))
-    return _settings_form_page(
-        request, form, title=_("Business calendar %(name)s") % {"name": calendar.name} if calendar
-        else _("New business calendar"),
+    calendar = _record_to_edit(request, calendar_id, selectors.access_calendar_by_id, "sla_policy")
+    return _settings_edit(
+        request, forms.CalendarForm(request.POST or None, calendar=calendar), record=calendar,
+        save_new=lambda data: services.calendar_create(actor=request.user, data=data),
+        save_changes=lambda record, data: services.calendar_update(actor=request.user, calendar_id=record.pk,
+                                                                   data=data),
+        saved_message=_("Business calendar saved."),
+        title=_("Business calendar %(name)s") % {"name": calendar.name} if calendar else _("New business calendar"),
         delete_url=reverse("service:calendar_delete", args=[calendar.pk]) if calendar else "")
 
 
@@ -794,49 +816,34 @@ def _policy_errors(error: ValidationError, form, rule_forms: list) -> None:
 @staff_page
 @require_http_methods(["GET", "POST"])
 def sla_policy_edit(request, policy_id: int | None = None):
-    policy = selectors.access_sla_policy_by_id(request.user, policy_id, "change") if policy_id else None
-    if policy is None and not _may(request.user, "sla_policy", "create"):
-        raise PermissionDenied(_("You may not change the service desk's configuration."))
+    policy = _record_to_edit(request, policy_id, selectors.access_sla_policy_by_id, "sla_policy")
     form = forms.SlaPolicyForm(request.POST or None, policy=policy)
     rules = forms.EscalationRuleFormSet(request.POST or None, prefix="rules",
                                         initial=forms.escalation_rule_initial(policy))
-    if request.method == "POST" and all([form.is_valid(), rules.is_valid()]):
-        data = form.to_service_data()
-        data["escalation_rules"] = [item for item in (rule.to_service_data() for rule in rules) if item]
-        try:
-            if policy is None:
-                services.sla_policy_create(actor=request.user, data=data)
-            else:
-                services.sla_policy_update(actor=request.user, policy_id=policy.pk, data=data)
-        except ValidationError as error:
-            _policy_errors(error, form, [rule for rule in rules if rule.cleaned_data.get("trigger")])
-        else:
-            return _saved(request, _("SLA policy saved."))
-    return _settings_form_page(
-        request, form, formset=rules, title=_("SLA policy %(name)s") % {"name": policy.name} if policy
-        else _("New SLA policy"),
+    return _settings_edit(
+        request, form, formset=rules, record=policy,
+        service_data=lambda: {**form.to_service_data(), "escalation_rules": [
+            item for item in (rule.to_service_data() for rule in rules) if item]},
+        show_errors=lambda error: _policy_errors(error, form,
+                                                 [rule for rule in rules if rule.cleaned_data.get("trigger")]),
+        save_new=lambda data: services.sla_policy_create(actor=request.user, data=data),
+        save_changes=lambda record, data: services.sla_policy_update(actor=request.user, policy_id=record.pk,
+                                                                     data=data),
+        saved_message=_("SLA policy saved."),
+        title=_("SLA policy %(name)s") % {"name": policy.name} if policy else _("New SLA policy"),
         delete_url=reverse("service:sla_policy_delete", args=[policy.pk]) if policy else "")
 
 
 @staff_page
 @require_http_methods(["GET", "POST"])
 def queue_edit(request, queue_id: int | None = None):
-    queue = selectors.access_queue_by_id(request.user, queue_id, "change") if queue_id else None
-    if queue is None and not _may(request.user, "service_queue", "create"):
-        raise PermissionDenied(_("You may not change the service desk's configuration."))
-    form = forms.QueueForm(request.POST or None, queue=queue)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if queue is None:
-                services.queue_create(actor=request.user, data=form.to_service_data())
-            else:
-                services.queue_update(actor=request.user, queue_id=queue.pk, data=form.to_service_data())
-        except ValidationError as error:
-            form.apply_service_errors(error)
-        else:
-            return _saved(request, _("Queue saved."))
-    return _settings_form_page(
-        request, form, title=_("Queue %(name)s") % {"name": queue.name} if queue else _("New queue"),
+    queue = _record_to_edit(request, queue_id, selectors.access_queue_by_id, "service_queue")
+    return _settings_edit(
+        request, forms.QueueForm(request.POST or None, queue=queue), record=queue,
+        save_new=lambda data: services.queue_create(actor=request.user, data=data),
+        save_changes=lambda record, data: services.queue_update(actor=request.user, queue_id=record.pk, data=data),
+        saved_message=_("Queue saved."),
+        title=_("Queue %(name)s") % {"name": queue.name} if queue else _("New queue"),
         delete_url=reverse("service:queue_delete", args=[queue.pk]) if queue else "")
 
 
@@ -847,16 +854,14 @@ def agent_edit(request, user_id: int | None = None):
     if not _may(request.user, "service_queue", "change"):
         raise PermissionDenied(_("You may not change the service desk's configuration."))
     form = forms.AgentForm(request.POST or None, agent=agent)
-    if request.method == "POST" and form.is_valid():
-        person = agent.user if agent is not None else form.cleaned_data["user"]
-        try:
-            services.agent_save(actor=request.user, user_id=person.pk, data=form.to_service_data())
-        except ValidationError as error:
-            form.apply_service_errors(error)
-        else:
-            return _saved(request, _("Agent profile saved."))
-    return _settings_form_page(
-        request, form, title=_("Agent %(name)s") % {"name": agent.user} if agent else _("New agent profile"))
+    # one service call saves a new profile and changes an existing one
+    return _settings_edit(
+        request, form, record=agent,
+        save_new=lambda data: services.agent_save(actor=request.user, user_id=form.cleaned_data["user"].pk,
+                                                  data=data),
+        save_changes=lambda record, data: services.agent_save(actor=request.user, user_id=record.user_id, data=data),
+        saved_message=_("Agent profile saved."),
+        title=_("Agent %(name)s") % {"name": agent.user} if agent else _("New agent profile"))
 
 
 def _settings_delete(request, delete, message: str):

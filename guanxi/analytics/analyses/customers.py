@@ -5,6 +5,7 @@ strategy for a target segment reached its goal."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -113,6 +114,38 @@ ORDERED_GROUPS = {"age": list(AGE_BAND_LABELS), "income": [value for value, _lab
                   "tier": [value for value, _label in TIER_CHOICES]}
 
 
+@dataclass(frozen=True)
+class CustomerGrouping:
+    """The grouping a by-group analysis was asked for: ``by`` (age, income, tier…), its SQL
+    expression over ``dim_customer c`` and ``customer_score s``, the first day of the period
+    and the actor's scope on ``c.customer_id``."""
+
+    by: str
+    expression: str
+    since: datetime.date
+    scope_sql: str
+    scope_params: list
+
+    @classmethod
+    def from_params(cls, context: AnalysisContext, params: dict, *, default_by: str) -> "CustomerGrouping":
+        by = params.get("by") or default_by
+        scope_sql, scope_params = context.scope("c.customer_id")
+        return cls(by=by, expression=group_expression(context, by), since=months_ago(context.today, params["months"]),
+                   scope_sql=scope_sql, scope_params=list(scope_params))
+
+    @property
+    def has_natural_order(self) -> bool:
+        return self.by in ORDERED_GROUPS
+
+    def rank(self, value) -> int:
+        """The group's place in its natural order; groups without one all share the last place."""
+        order = ORDERED_GROUPS.get(self.by, [])
+        return order.index(value) if value in order else len(order)
+
+    def label(self, value) -> str:
+        return group_label(self.by, value)
+
+
 @register
 class ValueBySegment(Analysis):
     key = "value-by-segment"
@@ -122,28 +155,25 @@ class ValueBySegment(Analysis):
     form_class = ValueBySegmentForm
 
     def run(self, context: AnalysisContext, params: dict) -> AnalysisResult:
-        by = params.get("by") or "age"
-        since = months_ago(context.today, params["months"])
-        group = group_expression(context, by)
-        scope_sql, scope_params = context.scope("c.customer_id")
+        grouping = CustomerGrouping.from_params(context, params, default_by="age")
         rows = context.rows(f"""
             SELECT grp, COUNT(*) AS customers, COUNT(*) FILTER (WHERE revenue > 0) AS buyers,
                    SUM(revenue) AS revenue, AVG(lifetime_value) AS lifetime_value
-              FROM (SELECT {group} AS grp, COALESCE(r.revenue, 0) AS revenue, s.lifetime_value AS lifetime_value
+              FROM (SELECT {grouping.expression} AS grp, COALESCE(r.revenue, 0) AS revenue,
+                           s.lifetime_value AS lifetime_value
                       FROM dim_customer c
                       LEFT JOIN ({REVENUE_BY_CUSTOMER}) r ON r.customer_id = c.customer_id
                       LEFT JOIN customer_score s ON s.customer_id = c.customer_id
-                     WHERE TRUE{scope_sql}) grouped
+                     WHERE TRUE{grouping.scope_sql}) grouped
              GROUP BY grp
              ORDER BY SUM(revenue) DESC
-             LIMIT {ROW_LIMIT}""", [since, *scope_params])
+             LIMIT {ROW_LIMIT}""", [grouping.since, *grouping.scope_params])
         total = sum(number(row["revenue"]) for row in rows)
-        if by in ORDERED_GROUPS:
-            order = ORDERED_GROUPS[by]
-            rows.sort(key=lambda row: order.index(row["grp"]) if row["grp"] in order else len(order))
+        if grouping.has_natural_order:
+            rows.sort(key=lambda row: grouping.rank(row["grp"]))
         else:
             rows.sort(key=lambda row: -(ratio(row["revenue"], row["customers"]) or 0))
-        table = [{"group": group_label(by, row["grp"]), "customers": row["customers"], "buyers": row["buyers"],
+        table = [{"group": grouping.label(row["grp"]), "customers": row["customers"], "buyers": row["buyers"],
                   "revenue": number(row["revenue"]), "share": ratio(row["revenue"], total),
                   "revenue_per_customer": ratio(row["revenue"], row["customers"]),
                   "lifetime_value": row["lifetime_value"]} for row in rows]
@@ -243,17 +273,15 @@ class DiscountResponse(Analysis):
     form_class = DiscountForm
 
     def run(self, context: AnalysisContext, params: dict) -> AnalysisResult:
-        by = params.get("by") or "age"
-        since = months_ago(context.today, params["months"])
-        group = group_expression(context, by)
-        scope_sql, scope_params = context.scope("c.customer_id")
+        grouping = CustomerGrouping.from_params(context, params, default_by="age")
         rows = context.rows(f"""
             SELECT grp, COUNT(*) AS customers, COUNT(*) FILTER (WHERE revenue > 0) AS buyers,
                    COUNT(*) FILTER (WHERE discount_lines > 0) AS discount_buyers,
                    COALESCE(SUM(revenue), 0) AS revenue, COALESCE(SUM(discount_revenue), 0) AS discount_revenue,
                    COALESCE(SUM(discount_amount), 0) AS discount_amount, COALESCE(SUM(list_amount), 0) AS list_amount,
                    COUNT(*) FILTER (WHERE responses > 0) AS responders
-              FROM (SELECT {group} AS grp, o.revenue, o.discount_revenue, o.discount_lines, o.discount_amount,
+              FROM (SELECT {grouping.expression} AS grp, o.revenue, o.discount_revenue, o.discount_lines,
+                           o.discount_amount,
                            o.list_amount, r.responses
                       FROM dim_customer c
                       LEFT JOIN customer_score s ON s.customer_id = c.customer_id
@@ -269,11 +297,10 @@ class DiscountResponse(Analysis):
                                   WHERE kind IN ('clicked', 'replied', 'registered', 'attended', 'visited', 'called')
                                     AND CAST(occurred_at AS DATE) > ?
                                   GROUP BY customer_id) r ON r.customer_id = c.customer_id
-                     WHERE TRUE{scope_sql}) per_customer
-             GROUP BY grp""", [since, since, *scope_params])
-        order = ORDERED_GROUPS.get(by, [])
-        rows.sort(key=lambda row: order.index(row["grp"]) if row["grp"] in order else len(order))
-        table = [{"group": group_label(by, row["grp"]), "customers": row["customers"], "buyers": row["buyers"],
+                     WHERE TRUE{grouping.scope_sql}) per_customer
+             GROUP BY grp""", [grouping.since, grouping.since, *grouping.scope_params])
+        rows.sort(key=lambda row: grouping.rank(row["grp"]))
+        table = [{"group": grouping.label(row["grp"]), "customers": row["customers"], "buyers": row["buyers"],
                   "discount_buyers": ratio(row["discount_buyers"], row["buyers"]),
                   "discount_revenue": ratio(row["discount_revenue"], row["revenue"]),
                   "average_discount": ratio(row["discount_amount"], row["list_amount"]),
@@ -314,17 +341,15 @@ class ChannelPreference(Analysis):
     form_class = ChannelForm
 
     def run(self, context: AnalysisContext, params: dict) -> AnalysisResult:
-        by = params.get("by") or "tier"
-        since = months_ago(context.today, params["months"])
-        group = group_expression(context, by)
-        scope_sql, scope_params = context.scope("c.customer_id")
+        grouping = CustomerGrouping.from_params(context, params, default_by="tier")
+        group, scope_sql, scope_params = grouping.expression, grouping.scope_sql, grouping.scope_params
         used = context.rows(f"""
             SELECT {group} AS grp, i.channel AS channel, COUNT(*) AS touches
               FROM fact_interaction i
               JOIN dim_customer c ON c.customer_id = i.customer_id
               LEFT JOIN customer_score s ON s.customer_id = c.customer_id
              WHERE CAST(i.occurred_at AS DATE) > ?{scope_sql}
-             GROUP BY {group}, i.channel""", [since, *scope_params])
+             GROUP BY {group}, i.channel""", [grouping.since, *scope_params])
         stated = context.rows(f"""
             SELECT {group} AS grp, c.preferred_channel AS channel, COUNT(*) AS customers
               FROM dim_customer c LEFT JOIN customer_score s ON s.customer_id = c.customer_id
@@ -339,14 +364,12 @@ class ChannelPreference(Analysis):
             best = favourite.get(row["grp"])
             if best is None or row["customers"] > best[1]:
                 favourite[row["grp"]] = (row["channel"], row["customers"])
-        order = ORDERED_GROUPS.get(by, [])
-        keys = sorted(set(groups) | set(favourite), key=lambda value: (
-            order.index(value) if value in order else len(order), str(value)))
+        keys = sorted(set(groups) | set(favourite), key=lambda value: (grouping.rank(value), str(value)))
         table = []
         for key in keys:
             counts = groups.get(key, {})
             total = sum(counts.values())
-            row = {"group": group_label(by, key), "touches": total,
+            row = {"group": grouping.label(key), "touches": total,
                    "most_used": choice_label(Channel.choices, max(counts, key=counts.get)) if counts else "—",
                    "stated": choice_label(Channel.choices, favourite[key][0]) if key in favourite else "—"}
             for channel in channels:

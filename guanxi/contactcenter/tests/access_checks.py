@@ -15,6 +15,7 @@ from guanxi.contactcenter.models import (
 )
 from guanxi.contactcenter.routing import install_routing_service
 from guanxi.core.errors import PermissionDenied
+from guanxi.core.tests import access_checks as core_checks
 from guanxi.core.tests.access_checks import LABELS, NONE, REACH, ObjectChecker, register
 
 MENU = """start: hello
@@ -33,60 +34,8 @@ class ContactCenterChecker(ObjectChecker):
         install_routing_service(None)
 
 
-class ConfigurationChecker(ContactCenterChecker):
-    """Objects without owners, walked through their REST routes."""
-
-    path = ""
-    model: type = Queue
-    changed_field = "name"
-
-    def existing(self):
-        raise NotImplementedError
-
-    def create_body(self) -> dict:
-        raise NotImplementedError
-
-    def check_view(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        record = self.existing()
-        listing = self.get(self.path)
-        detail = self.get(f"{self.path}/{record.pk}")
-        if scope == NONE:
-            assert (listing.status_code, detail.status_code) == (403, 403), self.describe("view")
-            return
-        assert (listing.status_code, detail.status_code) == (200, 200), (self.describe("view"), listing.content)
-        assert record.pk in {item["id"] for item in listing.json()["items"]}, self.describe("view")
-
-    def check_create(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        before = self.model.objects.count()
-        response = self.post(self.path, self.create_body())
-        if scope == NONE:
-            assert response.status_code == 403 and self.model.objects.count() == before, self.describe("create")
-        else:
-            assert response.status_code == 201, (self.describe("create"), response.content)
-            assert self.model.objects.filter(pk=response.json()["id"]).exists(), self.describe("create")
-
-    def check_change(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        record = self.existing()
-        response = self.patch(f"{self.path}/{record.pk}", {self.changed_field: "Changed"})
-        record.refresh_from_db()
-        changed = getattr(record, self.changed_field) == "Changed"
-        if scope == NONE:
-            assert response.status_code == 403 and not changed, self.describe("change")
-        else:
-            assert response.status_code == 200 and changed, (self.describe("change"), response.content)
-
-    def check_delete(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        record = self.existing()
-        response = self.delete(f"{self.path}/{record.pk}")
-        remains = self.model.objects.filter(pk=record.pk).exists()
-        if scope == NONE:
-            assert response.status_code == 403 and remains, self.describe("delete")
-        else:
-            assert response.status_code == 204 and not remains, (self.describe("delete"), response.content)
+class ConfigurationChecker(ContactCenterChecker, core_checks.ConfigurationChecker):
+    """Objects without owners, walked through their REST routes (list and detail)."""
 
 
 @register("queue")
@@ -107,7 +56,7 @@ class QueueChecker(ConfigurationChecker):
 class DispositionChecker(ConfigurationChecker):
     path = ConfigurationChecker.base + "/dispositions"
     model = Disposition
-    changed_field = "label"
+    change_body = {"label": "Changed"}
 
     def existing(self) -> Disposition:
         return services.disposition_create(actor=None, data={"code": "resolved", "label": "Resolved"})

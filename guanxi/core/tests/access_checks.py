@@ -196,6 +196,68 @@ def later() -> datetime.datetime:
     return timezone.now() + datetime.timedelta(hours=1)
 
 
+class ConfigurationChecker(ObjectChecker):
+    """Objects without an owner (a desk's or a center's configuration: queues, policies,
+    scripts…), all or nothing, walked through their REST routes: list (and read one, where
+    ``detail_route``), create, change with ``change_body``, delete."""
+
+    path = ""
+    model: type | None = None  # each subclass names its model
+    change_body: dict = {"name": "Changed"}
+    detail_route = True
+
+    def existing(self):
+        raise NotImplementedError
+
+    def create_body(self) -> dict:
+        raise NotImplementedError
+
+    def check_view(self, scope: str) -> None:
+        self.require_all_or_none(scope, "configuration has no owner")
+        record = self.existing()
+        answers = [self.get(self.path)] + ([self.get(f"{self.path}/{record.pk}")] if self.detail_route else [])
+        if scope == NONE:
+            assert [answer.status_code for answer in answers] == [403] * len(answers), self.describe("view")
+            return
+        assert [answer.status_code for answer in answers] == [200] * len(answers), (self.describe("view"),
+                                                                                     answers[0].content)
+        body = answers[0].json()
+        items = body["items"] if isinstance(body, dict) else body
+        assert record.pk in {item["id"] for item in items}, self.describe("view")
+
+    def check_create(self, scope: str) -> None:
+        self.require_all_or_none(scope, "configuration has no owner")
+        before = self.model.objects.count()
+        response = self.post(self.path, self.create_body())
+        if scope == NONE:
+            assert response.status_code == 403 and self.model.objects.count() == before, self.describe("create")
+            return
+        assert response.status_code == 201, (self.describe("create"), response.content)
+        assert self.model.objects.count() == before + 1, self.describe("create")
+        assert self.model.objects.filter(pk=response.json()["id"]).exists(), self.describe("create")
+
+    def check_change(self, scope: str) -> None:
+        self.require_all_or_none(scope, "configuration has no owner")
+        record = self.existing()
+        response = self.patch(f"{self.path}/{record.pk}", self.change_body)
+        record.refresh_from_db()
+        changed = all(getattr(record, name) == value for name, value in self.change_body.items())
+        if scope == NONE:
+            assert response.status_code == 403 and not changed, self.describe("change")
+        else:
+            assert response.status_code == 200 and changed, (self.describe("change"), response.content)
+
+    def check_delete(self, scope: str) -> None:
+        self.require_all_or_none(scope, "configuration has no owner")
+        record = self.existing()
+        response = self.delete(f"{self.path}/{record.pk}")
+        remains = self.model.objects.filter(pk=record.pk).exists()
+        if scope == NONE:
+            assert response.status_code == 403 and remains, self.describe("delete")
+        else:
+            assert response.status_code == 204 and not remains, (self.describe("delete"), response.content)
+
+
 # ======================================================================================
 # Accounts and contacts: record-level scopes through the API
 # ======================================================================================

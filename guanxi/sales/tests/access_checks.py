@@ -15,6 +15,7 @@ import pytest
 from django.utils import timezone
 
 from guanxi.core.errors import PermissionDenied
+from guanxi.core.tests import access_checks as core_checks
 from guanxi.core.tests.access_checks import LABELS, NONE, REACH, ObjectChecker, register
 from guanxi.sales import selectors, services
 from guanxi.sales.models import (
@@ -373,55 +374,11 @@ class CommissionChecker(ObjectChecker):
             self.describe("delete")
 
 
-class AllOrNothingChecker(ObjectChecker):
+class AllOrNothingChecker(core_checks.ConfigurationChecker):
     """Catalogue and settings objects: no owner, so a role may do all of it or nothing."""
 
-    path = ""
-    model: type = Product
-    field = "name"
-
-    def existing(self):
-        raise NotImplementedError
-
-    def create_body(self) -> dict:
-        raise NotImplementedError
-
-    def check_view(self, scope: str) -> None:
-        self.require_all_or_none(scope, "no owner")
-        record = self.existing()
-        response = self.get(self.path)
-        if scope == NONE:
-            assert response.status_code == 403, self.describe("view")
-            return
-        assert response.status_code == 200, self.describe("view")
-        assert record.pk in [item["id"] for item in response.json()["items"]], self.describe("view")
-
-    def check_create(self, scope: str) -> None:
-        self.require_all_or_none(scope, "no owner")
-        before = self.model.objects.count()
-        response = self.post(self.path, self.create_body())
-        if scope == NONE:
-            assert response.status_code == 403 and self.model.objects.count() == before, self.describe("create")
-        else:
-            assert response.status_code == 201, (self.describe("create"), response.content)
-            assert self.model.objects.count() == before + 1, self.describe("create")
-
-    def check_change(self, scope: str) -> None:
-        self.require_all_or_none(scope, "no owner")
-        record = self.existing()
-        response = self.patch(f"{self.path}/{record.pk}", {self.field: "Matrix changed"})
-        record.refresh_from_db()
-        changed = getattr(record, self.field) == "Matrix changed"
-        assert (response.status_code, changed) == ((403, False) if scope == NONE else (200, True)), \
-            (self.describe("change"), response.content)
-
-    def check_delete(self, scope: str) -> None:
-        self.require_all_or_none(scope, "no owner")
-        record = self.existing()
-        response = self.delete(f"{self.path}/{record.pk}")
-        remains = self.model.objects.filter(pk=record.pk).exists()
-        assert (response.status_code, remains) == ((403, True) if scope == NONE else (204, False)), \
-            (self.describe("delete"), response.content)
+    change_body = {"name": "Matrix changed"}
+    detail_route = False
 
 
 @register("product")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from guanxi.core.errors import PermissionDenied
+from guanxi.core.tests import access_checks as core_checks
 from guanxi.core.tests.access_checks import LABELS, NONE, REACH, ObjectChecker, register
 from guanxi.service import selectors, services
 from guanxi.service.models import Case, CaseMessage, InboundEmail, ServiceCalendar, ServiceQueue, SlaPolicy
@@ -133,70 +134,16 @@ class CaseMessageChecker(ObjectChecker):
             assert stored == (expected == 201), self.describe("create", label)
 
 
-class ConfigurationChecker(ObjectChecker):
-    """All-or-nothing objects with list / create / change / delete routes."""
+class ConfigurationChecker(core_checks.ConfigurationChecker):
+    """All-or-nothing objects with list / create / change / delete routes (no detail route)."""
 
-    path = ""
-    model: type = SlaPolicy
-
-    def existing(self):
-        raise NotImplementedError
-
-    def create_body(self) -> dict:
-        raise NotImplementedError
-
-    change_body: dict = {}
-
-    def check_view(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        record = self.existing()
-        response = self.get(self.path)
-        if scope == NONE:
-            assert response.status_code == 403, self.describe("view")
-            return
-        assert response.status_code == 200, self.describe("view")
-        body = response.json()
-        items = body["items"] if isinstance(body, dict) else body
-        assert record.pk in {item["id"] for item in items}, self.describe("view")
-
-    def check_create(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        before = self.model.objects.count()
-        response = self.post(self.path, self.create_body())
-        if scope == NONE:
-            assert response.status_code == 403 and self.model.objects.count() == before, self.describe("create")
-        else:
-            assert response.status_code == 201, (self.describe("create"), response.content)
-            assert self.model.objects.count() == before + 1, self.describe("create")
-
-    def check_change(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        record = self.existing()
-        response = self.patch(f"{self.path}/{record.pk}", self.change_body)
-        record.refresh_from_db()
-        field, value = next(iter(self.change_body.items()))
-        if scope == NONE:
-            assert response.status_code == 403 and getattr(record, field) != value, self.describe("change")
-        else:
-            assert response.status_code == 200 and getattr(record, field) == value, (self.describe("change"),
-                                                                                     response.content)
-
-    def check_delete(self, scope: str) -> None:
-        self.require_all_or_none(scope, "configuration has no owner")
-        record = self.existing()
-        response = self.delete(f"{self.path}/{record.pk}")
-        remains = self.model.objects.filter(pk=record.pk).exists()
-        if scope == NONE:
-            assert response.status_code == 403 and remains, self.describe("delete")
-        else:
-            assert response.status_code == 204 and not remains, (self.describe("delete"), response.content)
+    detail_route = False
 
 
 @register("sla_policy")
 class SlaPolicyChecker(ConfigurationChecker):
     path = f"{API}/sla-policies"
     model = SlaPolicy
-    change_body = {"name": "Changed"}
 
     def calendar(self) -> ServiceCalendar:
         return ServiceCalendar.objects.get_or_create(name="Matrix hours", defaults={
@@ -216,7 +163,6 @@ class SlaPolicyChecker(ConfigurationChecker):
 class ServiceQueueChecker(ConfigurationChecker):
     path = f"{API}/queues"
     model = ServiceQueue
-    change_body = {"name": "Changed"}
 
     def existing(self) -> ServiceQueue:
         return services.queue_create(actor=self.world.builder, data={"code": "matrix", "name": "Matrix"})

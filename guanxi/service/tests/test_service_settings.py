@@ -187,6 +187,10 @@ def test_an_agent_profile_gets_skills_queues_and_working_hours(browser, supervis
     assert bad.status_code == 400
     profile.refresh_from_db()
     assert profile.skills == {"network": 7}
+    changed = browser.post(f"/service/settings/agents/{agent.pk}/", {"skills": "network: 9", "max_open_cases": "8"})
+    assert changed.status_code == 302  # the person of an existing profile is fixed, not posted again
+    profile.refresh_from_db()
+    assert (profile.skills, profile.max_open_cases) == ({"network": 9}, 8)
 
 
 def test_deleting_refuses_what_is_in_use_and_removes_what_is_not(browser, standard_policy, office_hours,
