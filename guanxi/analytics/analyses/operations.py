@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from guanxi.analytics.analyses import (
     Analysis, AnalysisContext, AnalysisResult, PeriodForm, ResultColumn, SubTable, month_label, months_ago, number,
@@ -302,27 +302,28 @@ class ContactCenterOverview(Analysis):
                                   [since, *scope_params])
         names = _user_names(row["agent_id"] for row in agents)
         labels = dict(Channel.choices)
+        handled = pgettext("contacts handled by the contact center", "Contacts")  # calls, chats…, not people
         table = [{"month": month_label(row["month"]), "contacts": row["contacts"], "inbound": row["inbound"],
                   "outbound": row["outbound"], "handle_minutes": number(row["handle_seconds"]) / 60.0}
                  for row in months]
         busiest = max(hours, key=lambda row: row["contacts"], default=None)
         return AnalysisResult(
-            columns=[ResultColumn("month", _("Month")), ResultColumn("contacts", _("Contacts"), "integer"),
+            columns=[ResultColumn("month", _("Month")), ResultColumn("contacts", handled, "integer"),
                      ResultColumn("inbound", _("Inbound"), "integer"), ResultColumn("outbound", _("Outbound"), "integer"),
                      ResultColumn("handle_minutes", _("Average handling (minutes)"), "number")],
             rows=table,
-            kpis=[(_("Contacts"), f"{sum(row['contacts'] for row in table):,}")]
+            kpis=[(handled, f"{sum(row['contacts'] for row in table):,}")]
             + ([(_("Busiest hour"), f"{busiest['hour']:02d}:00")] if busiest else []),
             chart=chart("analysis-chart", "bar", _("Contacts by hour of the day"),
-                        [f"{row['hour']:02d}:00" for row in hours], [(_("Contacts"), [row["contacts"] for row in hours])]),
+                        [f"{row['hour']:02d}:00" for row in hours], [(handled, [row["contacts"] for row in hours])]),
             tables=[
                 SubTable(_("By agent"),
-                         [ResultColumn("agent", _("Agent")), ResultColumn("contacts", _("Contacts"), "integer"),
+                         [ResultColumn("agent", _("Agent")), ResultColumn("contacts", handled, "integer"),
                           ResultColumn("handle_minutes", _("Average handling (minutes)"), "number")],
                          [{"agent": names.get(row["agent_id"], "—"), "contacts": row["contacts"],
                            "handle_minutes": number(row["handle_seconds"]) / 60.0} for row in agents]),
                 SubTable(_("By channel"),
-                         [ResultColumn("channel", _("Channel")), ResultColumn("contacts", _("Contacts"), "integer")],
+                         [ResultColumn("channel", _("Channel")), ResultColumn("contacts", handled, "integer")],
                          [{"channel": str(labels.get(row["channel"], row["channel"])), "contacts": row["contacts"]}
                           for row in by_channel]),
             ])

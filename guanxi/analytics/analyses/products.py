@@ -6,7 +6,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from guanxi.analytics.analyses import (
     ROW_LIMIT, Analysis, AnalysisContext, AnalysisResult, PeriodForm, ResultColumn, month_label, months_ago, number,
@@ -211,7 +211,7 @@ class DormantProducts(Analysis):
                   "units": number(row["units"])} for row in rows]
         return AnalysisResult(
             columns=[ResultColumn("product", _("Product")), ResultColumn("family", _("Family")),
-                     ResultColumn("launched_on", _("Launched"), "date"),
+                     ResultColumn("launched_on", pgettext("product launch date", "Launched"), "date"),
                      ResultColumn("last_day", _("Last sold"), "date"),
                      ResultColumn("idle_days", _("Days without a sale"), "integer"),
                      ResultColumn("units", _("Units ever sold"), "number")],

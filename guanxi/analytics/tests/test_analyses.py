@@ -229,3 +229,15 @@ def test_roles_without_analyses_are_refused(market, make_user):
     client.force_login(make_user("agent", Role.SERVICE_AGENT))
     assert client.get(reverse("analytics:analysis_list")).status_code == 403
     assert client.get("/api/v1/analytics/analyses/sales").status_code == 403
+
+
+def test_words_with_two_meanings_get_their_own_chinese(market, api_client):
+    """"Contacts" handled by the contact center are not contact records, and a product's
+    launch date is not a campaign's launch: each has its own Chinese word."""
+    def labels(key: str, **params) -> dict:
+        response = api_client.get(f"/api/v1/analytics/analyses/{key}", params, HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert response.status_code == 200, response.content
+        return {column["key"]: column["label"] for column in response.json()["columns"]}
+
+    assert labels("contact-center", months=12)["contacts"] == "联络量"
+    assert labels("dormant-products", days=90)["launched_on"] == "上市日期"

@@ -127,6 +127,14 @@ def test_segment_and_template_are_fixed_after_launch(api_client, admin_user, eve
 # ======================================================================================
 # Launch validation: problems named before anything is sent
 # ======================================================================================
+def test_a_launched_campaign_says_so_in_chinese(client, admin_user, everyone, email_template):
+    campaign = make_campaign(admin_user, channel="email", segment_id=everyone.pk, template_id=email_template.pk)
+    Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING, launched_at=timezone.now())
+    client.force_login(admin_user)
+    page = client.get(f"/marketing/campaigns/{campaign.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "<dt>已启动</dt>" in page  # the campaign's launch, not a product's launch date (上市日期)
+
+
 def test_launch_names_every_missing_piece(api_client, admin_user):
     campaign = make_campaign(admin_user, channel="email")
     response = post(api_client, f"/api/v1/marketing/campaigns/{campaign.pk}/launch")
