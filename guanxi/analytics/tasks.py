@@ -13,13 +13,15 @@ from __future__ import annotations
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from guanxi.analytics.warehouse.schema import TABLES
 from guanxi.analytics.services import churn as churn_services
 from guanxi.analytics.services import reports as report_services
 from guanxi.analytics.services import scoring as scoring_services
 from guanxi.analytics.services import warehouse as warehouse_services
-from guanxi.jobs.registry import job_handler
+from guanxi.jobs.registry import job_handler, job_summary
 
 
 @job_handler(warehouse_services.REFRESH_JOB)
@@ -103,6 +105,21 @@ def run_report(job, progress) -> dict:
                        "truncated": result.truncated, "scanned": result.scanned, "report_id": report.pk}}
 
 
+def _rows(count: int) -> str:
+    return ngettext("%(count)s row", "%(count)s rows", count) % {"count": f"{count:,}"}
+
+
+@job_summary(report_services.RUN_JOB)
+def run_report_summary(result: dict) -> str:
+    report = result["report"]
+    columns = len(report["columns"])
+    parts = [_rows(len(report["rows"])),
+             ngettext("%(count)d column", "%(count)d columns", columns) % {"count": columns}]
+    if report.get("truncated"):
+        parts.append(_("cut at the row limit"))
+    return " · ".join(parts)
+
+
 @job_handler(report_services.EXPORT_JOB)
 def export_report(job, progress) -> dict:
     progress.set_total(2, message="reading")
@@ -114,9 +131,20 @@ def export_report(job, progress) -> dict:
     return {"file_name": exported.file_name, "content_type": exported.content_type, "rows": exported.rows}
 
 
+@job_summary(report_services.EXPORT_JOB)
+def export_report_summary(result: dict) -> str:
+    return f"{result['file_name']} · {_rows(result['rows'])}"
+
+
 @job_handler(report_services.SEND_JOB)
 def send_scheduled_report(job, progress) -> dict:
     return report_services.scheduled_report_send(schedule_id=job.params["schedule_id"])
+
+
+@job_summary(report_services.SEND_JOB)
+def send_scheduled_report_summary(result: dict) -> str:
+    return _("%(file)s (%(rows)s) sent to %(recipients)s") % {
+        "file": result["file"], "rows": _rows(result["rows"]), "recipients": ", ".join(result["sent_to"])}
 
 
 @db_periodic_task(crontab(minute="*/15"))

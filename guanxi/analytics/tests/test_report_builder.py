@@ -164,6 +164,11 @@ def test_a_report_that_reads_too_much_runs_in_the_background(shop, admin_user, a
     assert response.url == reverse("jobs:detail", args=[job.pk]) and job.total and job.progress == job.total
     job_page = browser(admin_user).get(response.url).content.decode()
     assert "<progress" in job_page
+    # … with a one-line summary of the result; its rows only in the folded full result
+    report_result = job.result["report"]
+    assert (f'<p id="job-result-summary">{len(report_result["rows"])} rows · {len(report_result["columns"])} columns'
+            f'</p>') in job_page
+    assert job_page.index('<details id="job-result-full">') < job_page.index("phones")
     listed = browser(admin_user).get(reverse("analytics:report_detail", args=[report.pk])).content.decode()
     assert f'href="?job={job.pk}"' in listed
     page = browser(admin_user).get(reverse("analytics:report_detail", args=[report.pk]), {"job": job.pk})
@@ -173,6 +178,8 @@ def test_a_report_that_reads_too_much_runs_in_the_background(shop, admin_user, a
     download = browser(admin_user).get(reverse("analytics:report_download", args=[report.pk, "csv"]))
     export_job = Job.objects.get(kind="analytics.export_report")
     assert download.status_code == 302 and export_job.state == JobState.SUCCEEDED, export_job.error
+    export_page = browser(admin_user).get(reverse("jobs:detail", args=[export_job.pk])).content.decode()
+    assert f'{export_job.result["file_name"]} · {export_job.result["rows"]} rows</p>' in export_page
     file_response = browser(admin_user).get(reverse("analytics:report_job_file", args=[export_job.pk]))
     assert file_response.status_code == 200 and b"phones" in b"".join(file_response.streaming_content)
     # nobody else may fetch that file

@@ -9,7 +9,7 @@ from django.utils import timezone
 from guanxi.core.models import Role
 from guanxi.jobs import services
 from guanxi.jobs.models import Job, JobState
-from guanxi.jobs.registry import job_handler
+from guanxi.jobs.registry import job_handler, job_summary
 
 pytestmark = pytest.mark.django_db
 
@@ -76,6 +76,40 @@ def test_job_detail_shows_result_error_and_polls_while_queued(admin_user):
     html = client.get(reverse("jobs:detail", args=[queued.pk])).content.decode()
     assert 'hx-trigger="every 2s"' in html and "Queued" in html
     assert f'action="{reverse("jobs:cancel", args=[queued.pk])}"' in html
+
+
+@job_handler("tests.page_big_result")
+def page_big_result(job, progress):
+    return {"sent": 3, "note": "x" * 500, "rows": [{"secret": f"row-{index}"} for index in range(40)],
+            "totals": {"a": 1, "b": 2}}
+
+
+@job_summary("tests.page_summarized")
+def page_summarized_summary(result):
+    return f"{len(result['people'])} people greeted"
+
+
+@job_handler("tests.page_summarized")
+def page_summarized(job, progress):
+    return {"people": ["Wang", "Li"]}
+
+
+def test_a_large_result_reads_as_one_line_with_the_whole_result_folded(admin_user):
+    big = services.job_enqueue(actor=admin_user, kind="tests.page_big_result", title="Big result")
+    summarized = services.job_enqueue(actor=admin_user, kind="tests.page_summarized", title="Greet")
+    client = client_of(admin_user)
+    html = client.get(reverse("jobs:detail", args=[big.pk])).content.decode()
+    # generic: short values as they are, long ones cut, lists and mappings counted
+    summary = html.split('<p id="job-result-summary">')[1].split("</p>")[0]
+    assert summary == f"sent: 3 · note: {'x' * 59}… · rows: 40 items · totals: 2 entries"
+    # the whole result is still there, folded
+    full = html.split('<details id="job-result-full">')[1].split("</details>")[0]
+    assert "row-39" in full and "x" * 500 in full and "row-39" not in html.replace(full, "")
+    # a domain's own summary, on the detail and in the list
+    assert '<p id="job-result-summary">2 people greeted</p>' in client.get(
+        reverse("jobs:detail", args=[summarized.pk])).content.decode()
+    listing = client.get(reverse("jobs:list")).content.decode()
+    assert "<small>2 people greeted</small>" in listing and "row-39" not in listing
 
 
 def test_cancel_stops_a_running_job_and_refuses_a_finished_one(admin_user):
