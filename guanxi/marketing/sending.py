@@ -359,16 +359,43 @@ class SmtpLine:
             logger.debug("closing SMTP connection failed", exc_info=True)
         self.open = False
 
-    def deliver(self, recipient_id: int, sender: str, to: str, data: bytes) -> Outcome:
-        """MAIL, RCPT, DATA: a failure before the server says 354 provably sent nothing (retry);
-        a lost connection while the message itself goes over may or may not have delivered
-        it (unconfirmed). With PIPELINING (RFC 2920) the three commands travel together,
-        which halves the round trips without changing that rule."""
+    def deliver_chunk(self, sender: str, chunk: list[tuple[int, str, bytes]]) -> list[Outcome]:
+        """Messages (recipient ID, address, bytes) in order on this connection, each with its
+        outcome. A message whose commands failed on a connection that then broke is tried
+        once more on a fresh one (nothing of it went: the server never said 354)."""
+        outcomes: list[Outcome] = []
+        announced = False   # the next message's MAIL, RCPT and DATA already went out
+        index, second_try = 0, False
+        while index < len(chunk):
+            recipient_id, to, data = chunk[index]
+            following = chunk[index + 1][1] if index + 1 < len(chunk) else None
+            outcome, announced = self._hand_over(recipient_id, sender, to, data, announced, following)
+            if outcome.result == RETRY and not self.open and not second_try:
+                second_try = True
+                continue
+            outcomes.append(outcome)
+            index, second_try = index + 1, False
+        return outcomes
+
+    def _hand_over(self, recipient_id: int, sender: str, to: str, data: bytes, announced: bool,
+                   following: str | None) -> tuple[Outcome, bool]:
+        """MAIL, RCPT, DATA, then the message: a failure before the server says 354 provably
+        sent nothing (retry); a lost connection while the message itself goes over may or may
+        not have delivered it (unconfirmed).
+
+        With PIPELINING (RFC 2920) the three commands travel together, and those of the
+        ``following`` message travel in the same write as this message's content (a group
+        may begin with message content): one round trip per message. Each message is still
+        judged by its own replies, read in order, so the rule above is unchanged: the
+        following message's content goes only after its own 354. Returns the outcome and
+        whether the following message's commands were sent."""
         try:
             self.ensure_open()
             smtp = self.backend.connection
-            if smtp.has_extn("pipelining"):
-                smtp.send(f"MAIL FROM:<{sender}>\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode("ascii"))
+            pipelining = smtp.has_extn("pipelining")
+            if pipelining:
+                if not announced:
+                    smtp.send(_envelope(sender, to))
                 replies = [smtp.getreply(), smtp.getreply(), smtp.getreply()]
             else:
                 replies = [smtp.mail(sender)]
@@ -385,24 +412,36 @@ class SmtpLine:
                     smtp.getreply()
                 smtp.rset()
                 code, text = refusal or replies[-1]
-                return _smtp_outcome(code, _text(text), recipient_id)
+                return _smtp_outcome(code, _text(text), recipient_id), False
         except (smtplib.SMTPException, OSError) as error:
             self.close()
-            return Outcome(recipient_id, RETRY, _("Not handed over: %(error)s") % {"error": error})
+            return Outcome(recipient_id, RETRY, _("Not handed over: %(error)s") % {"error": error}), False
+        announce = pipelining and following is not None
         try:
-            smtp.send(_DOT_AT_LINE_START.sub(b"..", data) + b".\r\n")
+            smtp.send(_dot_stuffed(data) + (b".\r\n" + _envelope(sender, following) if announce else b".\r\n"))
             code, text = smtp.getreply()
         except (smtplib.SMTPException, OSError) as error:
             self.close()
             return Outcome(recipient_id, UNCONFIRMED,
                            _("Connection lost while handing over the message (%(error)s); the server may have "
-                             "accepted it, so it is not resent.") % {"error": error})
+                             "accepted it, so it is not resent.") % {"error": error}), False
         if code != 250:
-            return _smtp_outcome(code, _text(text), recipient_id)
-        return Outcome(recipient_id, SENT)
+            return _smtp_outcome(code, _text(text), recipient_id), announce
+        return Outcome(recipient_id, SENT), announce
+
+
+def _envelope(sender: str, to: str) -> bytes:
+    return f"MAIL FROM:<{sender}>\r\nRCPT TO:<{to}>\r\nDATA\r\n".encode("ascii")
 
 
 _DOT_AT_LINE_START = re.compile(rb"(?m)^\.")
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """RFC 5321 4.5.2: a line that starts with a dot gets another (rare: base64 never does)."""
+    if data[:1] == b"." or b"\n." in data:
+        return _DOT_AT_LINE_START.sub(b"..", data)
+    return data
 
 
 class Throttle:
@@ -446,12 +485,7 @@ class SmtpPool:
                 chunk = self.jobs.get()
                 if chunk is None:
                     return
-                outcomes = []
-                for recipient_id, to, data in chunk:
-                    outcome = line.deliver(recipient_id, self.sender_address, to, data)
-                    if outcome.result == RETRY and not line.open:
-                        outcome = line.deliver(recipient_id, self.sender_address, to, data)  # a fresh connection
-                    outcomes.append(outcome)
+                outcomes = line.deliver_chunk(self.sender_address, chunk)
                 with self.changed:
                     self.results.extend(outcomes)
                     self.outstanding -= len(chunk)

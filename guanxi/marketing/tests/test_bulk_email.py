@@ -340,3 +340,72 @@ def test_messages_parse_as_standard_mime(launched, smtp_sink):
 
     assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"] == long_subject
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+
+
+# ======================================================================================
+# The lean SMTP server of the benchmark, and a connection lost in the middle
+# ======================================================================================
+@pytest.fixture
+def lean_sink(settings):
+    from guanxi.marketing.tests.smtp_sink import LeanSmtpSink
+
+    with LeanSmtpSink() as sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", sink.port, False
+        settings.EMAIL_TIMEOUT = 5
+        yield sink
+
+
+def test_the_benchmark_server_speaks_smtp_to_the_standard_client(lean_sink):
+    """The lean server stands in for a real MTA in the benchmark: smtplib, one command at a
+    time and pipelined, gets the answers RFC 5321 prescribes, and what arrives is what was
+    sent, dot-stuffing undone."""
+    import smtplib
+
+    lean_sink.refuse("nobody@example.cn", "550 5.1.1 No such user here")
+    with smtplib.SMTP("127.0.0.1", lean_sink.port, timeout=5) as client:
+        assert client.docmd("MAIL", "FROM:<a@example.cn>")[0] == 503  # before EHLO
+        code, features = client.ehlo("client.example.cn")
+        assert code == 250 and client.has_extn("pipelining") and client.has_extn("size")
+        assert client.rcpt("x@example.cn")[0] == 503  # RCPT before MAIL
+        assert client.docmd("DATA")[0] == 503          # DATA before RCPT
+        assert client.docmd("FROB")[0] == 500
+        refused = client.sendmail("a@example.cn", ["nobody@example.cn", "b@example.cn"],
+                                  b"Subject: x\r\n\r\n.leading dot\r\nend\r\n")
+        assert refused == {"nobody@example.cn": (550, b"5.1.1 No such user here")}
+        # MAIL, RCPT and DATA in one write (RFC 2920), then the message and the next MAIL at once
+        client.send(b"MAIL FROM:<a@example.cn>\r\nRCPT TO:<c@example.cn>\r\nDATA\r\n")
+        assert [client.getreply()[0] for _ in range(3)] == [250, 250, 354]
+        client.send(b"Subject: y\r\n\r\nbody\r\n.\r\nMAIL FROM:<a@example.cn>\r\nRCPT TO:<d@example.cn>\r\nDATA\r\n")
+        assert [client.getreply()[0] for _ in range(4)] == [250, 250, 250, 354]
+        client.send(b".\r\n")
+        assert client.getreply()[0] == 250
+        assert client.noop()[0] == 250
+    received = lean_sink.received
+    assert [item.recipients for item in received] == [["b@example.cn"], ["c@example.cn"], ["d@example.cn"]]
+    assert received[0].data.endswith(b"\r\n.leading dot\r\nend\r\n") and received[0].mail_from == "a@example.cn"
+    assert received[1].message["Subject"] == "y" and received[2].data == b""
+
+
+def test_a_whole_campaign_through_the_benchmark_server(launched, lean_sink):
+    lean_sink.refuse("c05@example.cn", "451 4.2.0 Mailbox busy, try later")
+    report = sending.campaign_send(launched.pk, batch_size=10)
+    assert (report.sent, report.retry) == (PEOPLE - 1, 1)
+    assert sorted(lean_sink.recipients()) == [f"c{index:02d}@example.cn" for index in range(PEOPLE) if index != 5]
+    message = lean_sink.received[0].message
+    assert message.get_content_type() == "multipart/alternative" and message["List-Unsubscribe"]
+    assert states() == {"sent": PEOPLE - 1, "retry": 1}
+
+
+def test_a_connection_lost_after_a_message_leaves_that_one_unconfirmed_and_the_next_is_sent(launched, lean_sink):
+    """The server drops the line after taking c07's message but before answering: c07 may
+    or may not have been delivered (unconfirmed, never resent); c08, whose commands were
+    already on their way behind c07's message, had no 354 and so went nowhere: it is sent
+    on a fresh connection."""
+    lean_sink.hang_up_after("c07@example.cn")
+    report = sending.campaign_send(launched.pk, connections=1)
+    assert (report.sent, report.unconfirmed) == (PEOPLE - 1, 1)
+    lost = CampaignRecipient.objects.get(address="c07@example.cn")
+    assert lost.state == RecipientState.UNCONFIRMED and "Connection lost" in lost.last_error
+    assert CampaignRecipient.objects.get(address="c08@example.cn").state == RecipientState.SENT
+    assert sorted(lean_sink.recipients()) == [f"c{index:02d}@example.cn" for index in range(PEOPLE) if index != 7]
