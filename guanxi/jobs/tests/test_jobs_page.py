@@ -101,7 +101,8 @@ def test_a_large_result_reads_as_one_line_with_the_whole_result_folded(admin_use
     html = client.get(reverse("jobs:detail", args=[big.pk])).content.decode()
     # generic: short values as they are, long ones cut, lists and mappings counted
     summary = html.split('<p id="job-result-summary">')[1].split("</p>")[0]
-    assert summary == f"sent: 3 · note: {'x' * 59}… · rows: 40 items · totals: 2 entries"
+    # (in the stored order of the keys: PostgreSQL's jsonb keeps them its own way)
+    assert set(summary.split(" · ")) == {"sent: 3", f"note: {'x' * 59}…", "rows: 40 items", "totals: 2 entries"}
     # the whole result is still there, folded
     full = html.split('<details id="job-result-full">')[1].split("</details>")[0]
     assert "row-39" in full and "x" * 500 in full and "row-39" not in html.replace(full, "")
