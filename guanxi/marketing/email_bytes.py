@@ -10,7 +10,7 @@ writes with the standard library's parser and compare every header and part.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import time
 from email.utils import formatdate
 
@@ -24,19 +24,20 @@ def _plain(value: str) -> bool:
 
 def encode_header(value: str) -> str:
     """A header value as ASCII: unchanged when it may be, else RFC 2047 encoded words
-    (UTF-8, base64), never splitting a character, folded one word per line."""
+    (UTF-8, base64), as many characters in each as fit, never splitting a character,
+    folded one word per line."""
     if _plain(value):
         return value
-    words, chunk = [], b""
-    for character in value:
-        encoded = character.encode("utf-8")
-        if len(chunk) + len(encoded) > _MAX_ENCODED_BYTES:
-            words.append(chunk)
-            chunk = b""
-        chunk += encoded
-    if chunk:
-        words.append(chunk)
-    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
+    encoded = value.encode("utf-8")
+    words, start = [], 0
+    while len(encoded) - start > _MAX_ENCODED_BYTES:
+        end = start + _MAX_ENCODED_BYTES
+        while encoded[end] & 0xC0 == 0x80:  # a UTF-8 continuation byte: the character began before
+            end -= 1
+        words.append(encoded[start:end])
+        start = end
+    words.append(encoded[start:])
+    return "\r\n ".join(f"=?utf-8?b?{binascii.b2a_base64(word, newline=False).decode('ascii')}?=" for word in words)
 
 
 def encode_address(name: str, address: str) -> str:
@@ -60,7 +61,10 @@ DATE = _DateHeader()
 
 
 def _body(text: str) -> bytes:
-    return base64.encodebytes(text.encode("utf-8")).replace(b"\n", CRLF)
+    """Base64 in lines of 76 characters ending in CRLF, as ``base64.encodebytes`` writes them
+    (with LF), encoded in one call instead of one per line."""
+    encoded = binascii.b2a_base64(text.encode("utf-8"), newline=False)
+    return b"".join([encoded[start:start + 76] + CRLF for start in range(0, len(encoded), 76)])
 
 
 def build_message(*, sender: str, to: str, subject: str, text: str, html: str, message_id: str,

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
+from jinja2.runtime import new_context
 from jinja2.sandbox import SandboxedEnvironment
 
 from guanxi.core.models import Address, Contact, CustomField, Gender
@@ -331,17 +332,31 @@ class MessageRenderer:
                 subject = subject_override
             self._compiled[language] = (TEXT_ENVIRONMENT.from_string(subject or ""),
                                         body_environment.from_string(body or ""))
+        # Jinja's Template.render() copies the template's globals (a ChainMap, slow to read)
+        # into a new dict, and once more into a set, for every call; flattened once here.
+        self._globals = {**TEXT_ENVIRONMENT.globals, **body_environment.globals}
 
     def render(self, context: dict, language: str | None = None) -> RenderedMessage:
         language = language if language in self._compiled else context.get("_language", "zh-hans")
         if language not in self._compiled:
             language = "zh-hans"
         subject_template, body_template = self._compiled[language]
-        context = {**context, "language": language}
-        subject = " ".join(subject_template.render(context).split())
-        body = body_template.render(context)
+        variables = {**self._globals, **context, "language": language}
+        subject = " ".join(_render(subject_template, variables, self._globals).split())
+        body = _render(body_template, variables, self._globals)
         text = _html_to_text(body) if self.html else body
         return RenderedMessage(language=language, subject=subject, body=body, text=text)
+
+
+def _render(template, variables: dict, flat_globals: dict) -> str:
+    """``template.render(variables)`` for variables that already hold the template's globals
+    (``flat_globals``): the same output and errors, without the copies."""
+    try:
+        context = new_context(template.environment, template.name, template.blocks, variables, shared=True,
+                              globals=flat_globals)
+        return template.environment.concat(template.root_render_func(context))
+    except Exception:
+        return template.environment.handle_exception()
 
 
 _BREAKS = re.compile(r"(?i)<br\s*/?>|</p>|</div>|</h[1-6]>|</li>|</tr>")
@@ -349,11 +364,17 @@ _LINKS = re.compile(r'(?is)<a\s[^>]*?href="([^"]+)"[^>]*>(.*?)</a>')
 _TAGS = re.compile(r"(?s)<!--.*?-->|<[^>]*>")
 
 
+def _link_as_text(match: re.Match) -> str:
+    return f"{match[2]} ({match[1]})"
+
+
 def _html_to_text(html: str) -> str:
     """The plain-text part of an email: line breaks where blocks end, links as "text (url)"."""
-    text = _TAGS.sub("", _LINKS.sub(r"\2 (\1)", _BREAKS.sub("\n", html)))
-    lines = (" ".join(line.split()) for line in html_module.unescape(text).splitlines())
-    return "\n".join(line for line in lines if line).strip() + "\n"
+    text = _TAGS.sub("", _LINKS.sub(_link_as_text, _BREAKS.sub("\n", html)))
+    if "&" in text:
+        text = html_module.unescape(text)
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join([line for line in lines if line]).strip() + "\n"
 
 
 def render_checked(template, context: dict, language: str | None = None, **options) -> RenderedMessage:

@@ -6,11 +6,13 @@ open redirect and nobody unsubscribes somebody else by editing a number.
 
 from __future__ import annotations
 
+import binascii
 import functools
 import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from urllib.parse import urlencode
 
 from django.core import signing
@@ -47,7 +49,19 @@ class _CachedKeySigner(signing.Signer):
             return super().signature(value, key)
         digest = self._template.copy()
         digest.update(force_bytes(value))
-        return signing.b64_encode(digest.digest()).decode()
+        return _b64(digest.digest())
+
+    def sign(self, value):
+        value = str(value)
+        return f"{value}{self.sep}{self.signature(value)}"
+
+
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _b64(value: bytes) -> str:
+    """``signing.b64_encode(value).decode()`` in one step (URL-safe base64 without padding)."""
+    return binascii.b2a_base64(value, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 @functools.lru_cache(maxsize=None)
@@ -93,9 +107,16 @@ def read_open_token(token: str) -> int:
         raise BadToken(token) from None
 
 
+def click_token(recipient_id: int, target: str) -> str:
+    """``Signer.sign_object({"r": recipient_id, "u": target})`` — the same token, character
+    for character — with the compact JSON written directly instead of by a JSON encoder
+    built for every call (a bulk send makes one per link per message)."""
+    payload = f'{{"r":{int(recipient_id)},"u":{encode_basestring_ascii(target)}}}'
+    return _signer(CLICK_SALT).sign(_b64(payload.encode("latin-1")))
+
+
 def click_url(recipient_id: int, target: str) -> str:
-    token = _signer(CLICK_SALT).sign_object({"r": recipient_id, "u": target})
-    return _link("marketing:track_click", token)
+    return _link("marketing:track_click", click_token(recipient_id, target))
 
 
 def read_click_token(token: str) -> tuple[int, str]:

@@ -340,6 +340,45 @@ def test_messages_parse_as_standard_mime(launched, smtp_sink):
 
     assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"] == long_subject
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    # encoded words are cut only between characters (1 to 4 bytes of UTF-8), whatever the length
+    for subject in ("a" * 90 + "é", "é" * 45, "主" * 27, "😀" * 21 + "x", "ab主" * 14, "x"):
+        raw = email_bytes.build_message(sender="a@b.cn", to="c@d.cn", subject=subject, text="", html="",
+                                        message_id="<m@x>")
+        assert email.message_from_bytes(raw, policy=email.policy.default)["Subject"] == subject
+
+
+def test_a_sent_message_parses_as_django_would_have_written_it(launched, smtp_sink):
+    """The message bytes written directly (``email_bytes``) read back with the standard
+    library exactly as the same message written by Django's EmailMultiAlternatives does:
+    headers (List-Unsubscribe included), multipart structure, charsets and both parts."""
+    import email
+    import email.policy
+
+    from django.core.mail import EmailMultiAlternatives
+
+    sending.campaign_send(launched.pk)
+    item = next(item for item in smtp_sink.received if item.recipients == ["c03@example.cn"])
+    ours = email.message_from_bytes(item.data, policy=email.policy.default)
+    text, html = ours.get_body(("plain",)).get_content(), ours.get_body(("html",)).get_content()
+    headers = ("List-Unsubscribe", "List-Unsubscribe-Post", "X-Guanxi-Campaign")
+    django_message = EmailMultiAlternatives(ours["Subject"], text, ours["From"], [ours["To"]],
+                                            headers={"Message-ID": ours["Message-ID"], "Date": ours["Date"],
+                                                     **{name: ours[name] for name in headers}})
+    django_message.attach_alternative(html, "text/html")
+    theirs = email.message_from_bytes(django_message.message().as_bytes(), policy=email.policy.default)
+    for name in ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", *headers):
+        assert str(ours[name]).strip() == str(theirs[name]).strip(), name  # Django folds long ones
+    assert [part.get_content_type() for part in ours.walk()] == [part.get_content_type() for part in theirs.walk()] \
+        == ["multipart/alternative", "text/plain", "text/html"]
+    assert [part.get_content_charset() for part in ours.walk()] == [None, "utf-8", "utf-8"]
+    assert [part.get_content_charset() for part in theirs.walk()] == [None, "utf-8", "utf-8"]
+    assert [part.get_content() for part in ours.iter_parts()] == [part.get_content() for part in theirs.iter_parts()]
+    recipient = CampaignRecipient.objects.get(address="c03@example.cn")
+    unsubscribe = tracking.unsubscribe_url(recipient.contact_id, launched.pk)
+    assert ours["List-Unsubscribe"] == f"<{unsubscribe}>" and ours["List-Unsubscribe-Post"] == \
+        "List-Unsubscribe=One-Click"
+    assert "客户03，您好" in text and f'href="{unsubscribe}"' in html and tracking.open_pixel_url(recipient.pk) in html
+    assert "/t/c/" in html and "https://example.com/5g" not in html  # the offer's link goes through the tracker
 
 
 # ======================================================================================
