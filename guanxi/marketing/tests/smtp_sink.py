@@ -13,6 +13,10 @@ line) and ``<address>`` arguments are taken with a plain pattern (aiosmtpd runs 
 
 A test can make the server refuse messages: ``sink.refuse(address, "451 4.3.0 Try later",
 times=2)`` answers the next two deliveries to that address with a temporary error.
+
+``LeanSmtpSink`` has the same interface without aiosmtpd: the benchmark's server (see its
+docstring), which also offers CHUNKING (BDAT, RFC 3030) and can drop the line after a
+given message (``hang_up_after``).
 """
 
 from __future__ import annotations
@@ -379,8 +383,12 @@ class _LeanSession(asyncio.Protocol):
             self._answer(f"250 2.0.0 {len(self.content)} octets received")
 
     def _accept(self, content: bytes) -> None:
-        if self.sink.hangs_up_on(self.recipients):  # a test's lost connection: the message, then silence
-            self.transport.abort()
+        if self.sink.hangs_up_on(self.recipients):
+            # a test's lost connection: what was answered before goes out, then the line closes
+            # with this message taken in but never answered
+            self.transport.write(b"".join(self.answers))
+            self.answers.clear()
+            self.transport.close()
             self.transport = None
             return
         self.sink.deliver(self.mail_from or "", self.recipients, content)
@@ -485,7 +493,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep messages in memory")
     parser.add_argument("--reuse-port", action="store_true", help="share the port with other sink processes")
     parser.add_argument("--server", choices=("aiosmtpd", "lean"), default="aiosmtpd",
-                        help="aiosmtpd, or the lean server (PIPELINING with answers written together, CHUNKING)")
+                        help="aiosmtpd, or the lean server (PIPELINING with the answers written together, "
+                             "CHUNKING)")
     arguments = parser.parse_args()
     if arguments.server == "lean":
         server = LeanSmtpSink(arguments.port, keep_messages=arguments.keep)

@@ -436,15 +436,47 @@ def test_a_whole_campaign_through_the_benchmark_server(launched, lean_sink):
     assert states() == {"sent": PEOPLE - 1, "retry": 1}
 
 
-def test_a_connection_lost_after_a_message_leaves_that_one_unconfirmed_and_the_next_is_sent(launched, lean_sink):
-    """The server drops the line after taking c07's message but before answering: c07 may
-    or may not have been delivered (unconfirmed, never resent); c08, whose commands were
-    already on their way behind c07's message, had no 354 and so went nowhere: it is sent
-    on a fresh connection."""
-    lean_sink.hang_up_after("c07@example.cn")
-    report = sending.campaign_send(launched.pk, connections=1)
+def test_a_connection_lost_after_a_message_leaves_that_one_unconfirmed_and_the_next_is_sent(launched, settings):
+    """Without CHUNKING (one message at a time, DATA): the server drops the line after
+    taking c07's message but before answering. c07 may or may not have been delivered
+    (unconfirmed, never resent); c08, whose commands were already on their way behind
+    c07's message, had no 354 and so went nowhere: it is sent on a fresh connection."""
+    from guanxi.marketing.tests.smtp_sink import LeanSmtpSink
+
+    with LeanSmtpSink(chunking=False) as lean_sink:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", lean_sink.port, False
+        lean_sink.hang_up_after("c07@example.cn")
+        report = sending.campaign_send(launched.pk, connections=1)
     assert (report.sent, report.unconfirmed) == (PEOPLE - 1, 1)
     lost = CampaignRecipient.objects.get(address="c07@example.cn")
     assert lost.state == RecipientState.UNCONFIRMED and "Connection lost" in lost.last_error
     assert CampaignRecipient.objects.get(address="c08@example.cn").state == RecipientState.SENT
     assert sorted(lean_sink.recipients()) == [f"c{index:02d}@example.cn" for index in range(PEOPLE) if index != 7]
+
+
+def test_messages_stream_back_to_back_when_the_server_offers_chunking(launched, lean_sink):
+    """With CHUNKING and PIPELINING a chunk of messages goes out in one write (BDAT), each
+    judged by its own answers: refusals are retried or failed as with DATA."""
+    lean_sink.refuse("c05@example.cn", "451 4.2.0 Mailbox busy, try later")
+    lean_sink.refuse("c06@example.cn", "550 5.1.1 No such user here")
+    report = sending.campaign_send(launched.pk, connections=1)
+    assert (report.sent, report.retry, report.failed) == (PEOPLE - 2, 1, 1)
+    assert CampaignRecipient.objects.get(address="c06@example.cn").last_error == "550 5.1.1 No such user here"
+    assert sorted(lean_sink.recipients()) == [f"c{index:02d}@example.cn" for index in range(PEOPLE)
+                                              if index not in (5, 6)]
+    for item in lean_sink.received[:3]:
+        assert item.message.get_body(("html",)).get_content().count("/t/o/") == 1  # whole, with its open pixel
+
+
+def test_a_connection_lost_while_streaming_leaves_what_was_in_flight_unconfirmed(launched, lean_sink):
+    """The server drops the line after taking c07's message, with the rest of the chunk
+    already sent behind it: any of those may have been delivered, so all of them are
+    unconfirmed and none is ever resent; the messages before were answered and are sent."""
+    lean_sink.hang_up_after("c07@example.cn")
+    report = sending.campaign_send(launched.pk, connections=1)
+    assert (report.sent, report.unconfirmed) == (7, PEOPLE - 7)
+    assert sorted(lean_sink.recipients()) == [f"c{index:02d}@example.cn" for index in range(7)]
+    unconfirmed = CampaignRecipient.objects.filter(state=RecipientState.UNCONFIRMED)
+    assert all("not resent" in row.last_error for row in unconfirmed)
+    assert sending.campaign_send(launched.pk).sent == 0 and lean_sink.count == 7
