@@ -43,6 +43,7 @@ import datetime
 import gc
 import hashlib
 import json
+import operator
 import pickle
 import queue
 import re
@@ -1241,6 +1242,10 @@ class _Writer:
         self.decided: list[Decision] = []      # every decision taken, for the dry-run counts
         self.match_everything = write          # a check matches only rows whose outcome depends on it
         self.has_custom_columns = any(item.custom_field is not None for _p, _h, item in plan.columns)
+        mapped = {item.name for _position, _header, item in plan.columns}
+        self.maps_people = not mapped.isdisjoint(("owner", "territory"))   # else nothing to resolve per row
+        self.maps_address = not mapped.isdisjoint(ADDRESS_FIELDS)
+        self.tag_lists: dict[tuple[str, ...], list[int]] = {}   # a file repeats a few tag lists many times
         self.defaults = {column: self.model._meta.get_field(column).get_default() for column in self.columns}
         self.staged = True   # SQLite: through a staging table while the full-text trigger is in place
 
@@ -1258,6 +1263,8 @@ class _Writer:
 
     # --- references ---
     def resolve_people(self, rows: list[ParsedRow]) -> None:
+        if not self.maps_people:
+            return
         self.references.load_users({row.values["owner"] for row in rows if "owner" in row.values})
         self.references.load_territories({row.values["territory"] for row in rows if "territory" in row.values})
         for row in rows:
@@ -1321,6 +1328,13 @@ class _Writer:
 
     # --- tags and addresses ---
     def tag_ids_for(self, names: list[str]) -> list[int]:
+        key = tuple(names)
+        found = self.tag_lists.get(key)
+        if found is None:
+            found = self.tag_lists[key] = self._tag_ids_for(names)
+        return list(found)
+
+    def _tag_ids_for(self, names: list[str]) -> list[int]:
         wanted = {name.strip()[:60] for name in names if name.strip()}
         missing = [name for name in wanted if name not in self.tag_ids]
         if missing:
@@ -1331,8 +1345,9 @@ class _Writer:
                     self.tag_ids[name] = Tag.objects.get_or_create(name=name)[0].pk
         return sorted(self.tag_ids[name] for name in wanted if name in self.tag_ids)
 
-    @staticmethod
-    def address_values(values: dict) -> dict:
+    def address_values(self, values: dict) -> dict:
+        if not self.maps_address:
+            return {}
         return {name: values[name] for name in ADDRESS_FIELDS if name in values}
 
     def write_addresses(self, creates: list[tuple[int, dict]], updates: list[tuple[int, dict]]) -> None:
@@ -1377,6 +1392,8 @@ class _Writer:
     def references_of(self, row: ParsedRow) -> set:
         return set()
 
+    has_references = False   # whether references_of can name other rows' keys
+
     def process(self, rows: list[ParsedRow]) -> None:
         """Resolve and (when writing) store the rows of one chunk, wave by wave: a row whose
         keys meet a row earlier in the same wave waits for the next wave, so it finds that
@@ -1385,7 +1402,8 @@ class _Writer:
         pending: set = set()
         for row in rows:
             keys = self.keys(row)
-            if wave and (keys & pending or self.references_of(row) & pending):
+            if wave and (not keys.isdisjoint(pending)
+                         or self.has_references and not self.references_of(row).isdisjoint(pending)):
                 self.process_wave(wave)
                 wave, pending = [], set()
             wave.append(row)
@@ -1402,13 +1420,15 @@ class _Writer:
         match: a row the actor may not be allowed to change, or one that lacks what a new
         record needs (a name, required custom fields)."""
         live = [row for row in rows if row.ok]
-        if self.match_everything:
+        if self.match_everything or self.change_scope != Visibility.ALL:
             return live
         required = REQUIRED_NAME_FIELDS[self.object_type]
+        custom_names = [f"cf_{custom.key}" for custom in self.required_custom]
+        if not custom_names:
+            return [row for row in live if row.values.keys().isdisjoint(required)]
         return [row for row in live
-                if self.change_scope != Visibility.ALL
-                or not any(name in row.values for name in required)
-                or any(f"cf_{custom.key}" not in row.values for custom in self.required_custom)]
+                if row.values.keys().isdisjoint(required)
+                or any(name not in row.values for name in custom_names)]
 
     def finish_wave(self, rows: list[ParsedRow], decisions: list[Decision], creates: list, updates: list,
                     deferred: list[Decision]) -> None:
@@ -1437,6 +1457,7 @@ CONTACT_COLUMNS = tuple(
 CONTACT_DIRECT_FIELDS = tuple(name for name in services.CONTACT_FIELDS if name != "external_id")
 CONTACT_DIRECT_SET = frozenset(CONTACT_DIRECT_FIELDS)
 CONSENT_CHANNELS = services.CONSENT_FIELDS
+_contact_row = operator.itemgetter(*CONTACT_COLUMNS)   # a state dict's stored values, in column order
 
 
 class ContactWriter(_Writer):
@@ -1648,7 +1669,7 @@ class ContactWriter(_Writer):
             else:
                 state["search_text"] = self.search_text(state, account[1] if account else None)
             state["created_at"] = state["updated_at"] = now
-            rows.append((record_id, *[state[column] for column in CONTACT_COLUMNS]))
+            rows.append((record_id, *_contact_row(state)))
             for position, (number, kind) in enumerate(values.get("_phones", ())):
                 phones.append((record_id, number, kind, position == 0))
             for position, email in enumerate(values.get("_emails", ())):
@@ -1804,6 +1825,7 @@ class ContactWriter(_Writer):
 ACCOUNT_COLUMNS = tuple(f.attname for f in Account._meta.concrete_fields if not f.primary_key)
 ACCOUNT_DIRECT_FIELDS = tuple(name for name in services.ACCOUNT_FIELDS if name != "external_id") + ("phone", "email")
 ACCOUNT_DIRECT_SET = frozenset(ACCOUNT_DIRECT_FIELDS)
+_account_row = operator.itemgetter(*ACCOUNT_COLUMNS)
 
 
 class AccountWriter(_Writer):
@@ -1816,6 +1838,8 @@ class AccountWriter(_Writer):
         if "external_id" in row.values:
             keys.add(("x", row.values["external_id"]))
         return keys
+
+    has_references = True
 
     def references_of(self, row: ParsedRow) -> set:
         return {("x", row.values["parent_external_id"])} if "parent_external_id" in row.values else set()
@@ -1918,7 +1942,7 @@ class AccountWriter(_Writer):
             values["_id"] = decision.record_id = record_id
             state["search_text"] = decision.row.search if decision.row.search is not None else self.search_text(state)
             state["created_at"] = state["updated_at"] = now
-            rows.append((record_id, *[state[column] for column in ACCOUNT_COLUMNS]))
+            rows.append((record_id, *_account_row(state)))
             if "tags" in values:
                 tags.append((record_id, self.tag_ids_for(values["tags"]), False))
             address = self.address_values(values)
