@@ -8,8 +8,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
-from django.core.asgi import get_asgi_application  # noqa: E402
 
+from guanxi.request_threads import get_asgi_application  # noqa: E402
+
+# Django's handler, with request threads (and so database connections) kept between requests.
 django_application = get_asgi_application()
 
 from guanxi.routing import websocket_urlpatterns  # noqa: E402

@@ -85,14 +85,19 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
+# Connections stay open between requests (the server keeps its request threads, see
+# guanxi/request_threads.py): opening one costs more CPU than a list page's queries. A
+# kept PostgreSQL connection is checked before a request reuses it, so one the server
+# dropped (a restart) is replaced instead of failing the request.
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("GUANXI_SQLITE_PATH", str(DATA_DIR / "guanxi.sqlite3")),
+            "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 # WAL lets the web server, the in-process job runner and imports read
                 # while one of them writes; IMMEDIATE avoids deadlocked upgrades.
