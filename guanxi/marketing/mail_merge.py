@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
@@ -255,31 +256,37 @@ def contact_context(row: dict, address: dict | None, custom_keys: Iterable[str])
     return context
 
 
-def primary_addresses(contact_rows: list[dict]) -> dict[int, dict]:
+def primary_addresses(contact_rows: list[dict], contact_ids: QuerySet | None = None) -> dict[int, dict]:
     """The mailing address of each contact: its own primary (or first) address, else its
-    account's. Two queries for any number of contacts."""
-    contact_ids = [row["id"] for row in contact_rows]
-    account_ids = {row["account_id"] for row in contact_rows if row.get("account_id")}
+    account's. Two queries for any number of contacts (``contact_ids``: the subquery the
+    rows were read with, if any, names them to the database instead of their IDs)."""
+    if contact_ids is not None:
+        account_ids = Contact.objects.filter(pk__in=contact_ids, account_id__isnull=False).values("account_id")
+    else:
+        contact_ids = [row["id"] for row in contact_rows]
+        account_ids = {row["account_id"] for row in contact_rows if row.get("account_id")}
     own: dict[int, dict] = {}
     for address in (Address.objects.filter(contact_id__in=contact_ids).order_by("-is_primary", "id")
                     .values("contact_id", *ADDRESS_PARTS)):
         own.setdefault(address["contact_id"], address)
     of_account: dict[int, dict] = {}
-    if account_ids:
+    if any(row.get("account_id") for row in contact_rows):
         for address in (Address.objects.filter(account_id__in=account_ids).order_by("-is_primary", "id")
                         .values("account_id", *ADDRESS_PARTS)):
             of_account.setdefault(address["account_id"], address)
     return {row["id"]: own.get(row["id"]) or of_account.get(row.get("account_id")) for row in contact_rows}
 
 
-def contact_rows(contact_ids: Iterable[int]) -> list[dict]:
-    return list(Contact.objects.filter(pk__in=list(contact_ids)).values(*CONTACT_COLUMNS))
+def contact_rows(contact_ids: Iterable[int] | QuerySet) -> list[dict]:
+    ids = contact_ids if isinstance(contact_ids, QuerySet) else list(contact_ids)
+    return list(Contact.objects.filter(pk__in=ids).values(*CONTACT_COLUMNS))
 
 
-def contexts_for(contact_ids: Iterable[int], extra: dict | None = None) -> dict[int, dict]:
-    """Merge contexts for many contacts in three queries: contacts, addresses, custom fields."""
+def contexts_for(contact_ids: Iterable[int] | QuerySet, extra: dict | None = None) -> dict[int, dict]:
+    """Merge contexts for many contacts in three queries: contacts, addresses, custom fields.
+    ``contact_ids``: the IDs, or a query of them (a subquery, for many)."""
     rows = contact_rows(contact_ids)
-    addresses = primary_addresses(rows)
+    addresses = primary_addresses(rows, contact_ids if isinstance(contact_ids, QuerySet) else None)
     custom_keys = list(CustomField.objects.filter(target="contact", is_active=True).values_list("key", flat=True))
     base = base_context(extra)
     return {row["id"]: {**base, "contact": contact_context(row, addresses.get(row["id"]), custom_keys),

@@ -203,23 +203,45 @@ def _claim(campaign: Campaign, limit: int, token: str) -> tuple[list[dict], int]
         if not Campaign.objects.select_for_update().filter(pk=campaign.pk, send_lease=token).update(
                 send_lease_at=now):
             raise LeaseLost(campaign.pk)
-        due = (CampaignRecipient.objects.filter(campaign=campaign)
-               .filter(Q(state=RecipientState.PENDING) | Q(state=RecipientState.RETRY, next_attempt_at__lte=now))
-               .order_by("id").values_list("id", flat=True)[:limit])
-        ids = list(due)
+        # The due rows, first by ID: pending ones and retries whose time has come, each read in
+        # ID order from the (campaign, state, id) index. One query with "pending OR due retry"
+        # is read through the campaign index instead, past every row already sent: a scan that
+        # grows with each batch of a large campaign.
+        recipients = CampaignRecipient.objects.filter(campaign=campaign).order_by("id")
+        pending = recipients.filter(state=RecipientState.PENDING).values_list("id", flat=True)[:limit]
+        retries = recipients.filter(state=RecipientState.RETRY, next_attempt_at__lte=now).values_list(
+            "id", flat=True)[:limit]
+        ids = sorted([*pending, *retries])[:limit]
         if not ids:
             return [], 0
+        batch = CampaignRecipient.objects.filter(id_filter(ids))
         unreachable = ~Q(Exists(Contact.objects.filter(reachable(campaign.channel), pk=OuterRef("contact_id"))))
         if campaign.channel in (CampaignChannel.EMAIL, CampaignChannel.EVENT):
             unreachable |= Q(Exists(EmailSuppression.objects.filter(email=OuterRef("address"))))
-        skipped = CampaignRecipient.objects.filter(pk__in=ids).filter(unreachable).update(
+        skipped = batch.filter(unreachable).update(
             state=RecipientState.SKIPPED, last_error=_("No longer reachable: consent withdrawn, do not contact, "
                                                        "erased or address suppressed."))
-        CampaignRecipient.objects.filter(pk__in=ids, state__in=CLAIMABLE).update(
+        batch.filter(state__in=CLAIMABLE).update(
             state=RecipientState.HANDED_OFF, handed_off_at=now, attempts=F("attempts") + 1)
-        rows = list(CampaignRecipient.objects.filter(pk__in=ids, state=RecipientState.HANDED_OFF)
+        rows = list(batch.filter(state=RecipientState.HANDED_OFF)
                     .values("id", "contact_id", "address", "language", "variant", "attempts").order_by("id"))
     return rows, skipped
+
+
+def consecutive(ids: list[int]) -> tuple[int, int] | None:
+    """(first, last) when ``ids`` are every integer from first to last, else None."""
+    unique = set(ids)
+    if unique and max(unique) - min(unique) + 1 == len(unique):
+        return min(unique), max(unique)
+    return None
+
+
+def id_filter(ids: list[int]) -> Q:
+    """``pk__in=ids`` — as a range when the IDs are consecutive, the same rows then: a
+    campaign's recipients are written by one INSERT, so a batch of them usually is. Django
+    prepares each of a thousand ``IN`` parameters one by one (about 2 ms per query)."""
+    span = consecutive(ids)
+    return Q(pk__gte=span[0], pk__lte=span[1]) if span else Q(pk__in=ids)
 
 
 def _record(campaign: Campaign, outcomes: list[Outcome]) -> None:
@@ -234,7 +256,7 @@ def _record(campaign: Campaign, outcomes: list[Outcome]) -> None:
     with transaction.atomic():
         sent = [outcome.recipient_id for outcome in by_result.get(SENT, [])]
         if sent:
-            CampaignRecipient.objects.filter(pk__in=sent, state=RecipientState.HANDED_OFF).update(
+            CampaignRecipient.objects.filter(id_filter(sent), state=RecipientState.HANDED_OFF).update(
                 state=RecipientState.SENT, sent_at=now, last_error="",
                 message_id=Concat(Value("<gx."), Cast("id", CharField()), Value(f".{campaign.pk}@guanxi>")))
         handed_off = CampaignRecipient.objects.filter(state=RecipientState.HANDED_OFF)
@@ -309,7 +331,13 @@ class EmailComposer:
         self.extra = campaign_merge_fields(campaign)
 
     def contexts(self, rows: list[dict]) -> dict[int, dict]:
-        return mail_merge.contexts_for([row["contact_id"] for row in rows], self.extra)
+        """Merge contexts of the rows' contacts; for a batch of consecutive rows the contacts
+        are named by a subquery on the rows, not by a thousand parameters."""
+        span = consecutive([row["id"] for row in rows])
+        if span is None:
+            return mail_merge.contexts_for([row["contact_id"] for row in rows], self.extra)
+        return mail_merge.contexts_for(CampaignRecipient.objects.filter(pk__gte=span[0], pk__lte=span[1])
+                                       .values("contact_id"), self.extra)
 
     def compose(self, row: dict, context: dict) -> bytes:
         """The message of one recipient, as the bytes handed to SMTP."""
