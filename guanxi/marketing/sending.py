@@ -31,6 +31,7 @@ The rule, recorded per recipient (``CampaignRecipient``)::
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import queue
 import re
@@ -661,6 +662,11 @@ def campaign_send(campaign_id: int, *, progress=None, fault: FaultHook | None = 
         heartbeat = _Heartbeat(campaign.pk, token)
         if throttle.interval:  # a throttled batch must finish well inside the lease
             batch_size = max(1, min(batch_size, int(conf.lease_seconds() / 4 / throttle.interval)))
+        # The objects alive before the send (Django, the URL configuration, every API schema:
+        # a few hundred thousand) are frozen out of the garbage collector while it runs: each
+        # full collection would walk them all (~0.2 s) for cycles a send does not make. The
+        # send's own objects are collected as usual; all are handed back at the end.
+        gc.freeze()
         try:
             while True:
                 if Campaign.objects.filter(pk=campaign.pk, status=CampaignStatus.CANCELLED).exists():
@@ -687,6 +693,7 @@ def campaign_send(campaign_id: int, *, progress=None, fault: FaultHook | None = 
                     progress.update(done, message=_("%(sent)d sent, %(failed)d failed, %(retry)d to retry")
                                     % {"sent": report.sent, "failed": report.failed, "retry": report.retry})
         finally:
+            gc.unfreeze()
             deliverer.close()
         _finish(campaign, report)
     finally:
