@@ -164,9 +164,10 @@ def schema_data(schema: type[Schema], record: Any) -> dict:
     return data
 
 
-def paginate_as(schema: type[Schema]):
+def paginate_as(schema: type[Schema], load=None):
     """``@paginate(ApiListPagination)`` for a route answering ``list[schema]``, writing the
-    page out with ``schema_data`` (see the module docstring)."""
+    page out with ``schema_data`` (see the module docstring). ``load(records)``, when
+    given, reads what the page's records show from other tables before they are written."""
 
     def decorate(view):
         paginated = paginate(ApiListPagination)(view)
@@ -176,6 +177,8 @@ def paginate_as(schema: type[Schema]):
             result = paginated(request, **kwargs)
             if isinstance(result, HttpResponse):
                 return result
+            if load is not None:
+                load(result["items"])
             result["items"] = [schema_data(schema, record) for record in result["items"]]
             return HttpResponse(json.dumps(result, cls=NinjaJSONEncoder),
                                 content_type="application/json; charset=utf-8")
