@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from guanxi.core import selectors
 from guanxi.core.errors import PermissionDenied
 from guanxi.core.models import (
-    Account, AuditAction, Contact, CustomField, CustomFieldType, LifecycleStage, Territory, User, ValueTier,
+    Account, AuditAction, Contact, CustomField, CustomFieldType, LifecycleStage, User, ValueTier,
 )
 from guanxi.core.templatetags.guanxi_format import custom_field_label
 
@@ -146,16 +146,14 @@ def custom_form_field(definition: CustomField, *, for_filter: bool = False) -> f
 
 def owner_choices(actor: User) -> list[tuple]:
     try:
-        users = list(selectors.visible_users(actor).select_related(None)
-                     .only("id", "username", "display_name", "first_name", "last_name"))
+        users = selectors.user_choices(actor)
     except PermissionDenied:
-        users = [actor]
-    return [("", "—")] + [(user.pk, str(user)) for user in users]
+        users = [(actor.pk, str(actor))]
+    return [("", "—"), *users]
 
 
 def territory_choices() -> list[tuple]:
-    # Territories are organisation data every signed-in user may read.
-    return [("", "—")] + [(territory.pk, territory.name) for territory in Territory.objects.only("id", "name")]
+    return [("", "—"), *selectors.territory_choices()]
 
 
 def _reference_field(label, help_text) -> forms.CharField:

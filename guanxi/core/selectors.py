@@ -19,6 +19,7 @@ from guanxi.core.models import (
     Account, AccountTeamMember, ApiToken, AuditLog, Contact, ContactPhone, CustomField, Territory, User, Visibility,
 )
 from guanxi.core.normalize import PhoneError, normalize_phone
+from guanxi.core.row_keyed_cache import kept_while_rows_unchanged
 from guanxi.core.search import filter_full_text, newest_matches, phone_from_query
 
 
@@ -146,7 +147,7 @@ def apply_custom_filters(queryset: QuerySet, target: str, custom: tuple[tuple[st
         return queryset
     from guanxi.core.custom_fields import coerce_value  # local: avoids an import cycle
 
-    fields = {field.key: field for field in CustomField.objects.filter(target=target, is_active=True)}
+    fields = {field.key: field for field in custom_fields_for(target)}
     errors: dict[str, list[str]] = {}
     for key, value in custom:
         field = fields.get(key)
@@ -452,15 +453,55 @@ def custom_field_list(actor: User, target: str = "") -> QuerySet[CustomField]:
 
 
 def custom_fields_for(target: str, *, active_only: bool = True) -> list[CustomField]:
+    """The definitions of ``target``'s custom fields in form order. Every list page and
+    form reads them, so they are kept while unchanged (``row_keyed_cache``); the
+    instances are shared, to be read only."""
+    return list(_custom_field_definitions(target, active_only))
+
+
+def _custom_fields_query(target: str, active_only: bool) -> QuerySet[CustomField]:
     queryset = CustomField.objects.filter(target=target)
     if active_only:
         queryset = queryset.filter(is_active=True)
-    return list(queryset.order_by("position", "key"))
+    return queryset.order_by("position", "key")
+
+
+@kept_while_rows_unchanged(lambda target, active_only: _custom_fields_query(target, active_only).values_list(
+    *(field.attname for field in CustomField._meta.concrete_fields)))
+def _custom_field_definitions(rows, target: str, active_only: bool) -> tuple[CustomField, ...]:
+    return tuple(_custom_fields_query(target, active_only))
 
 
 def visible_users(actor: User) -> QuerySet[User]:
     _require(actor, "user", "view")
     return User.objects.filter(is_active=True).select_related("team", "territory")
+
+
+USER_NAME_COLUMNS = ("username", "display_name", "first_name", "last_name")  # what str(user) reads
+
+
+def user_choices(actor: User) -> list[tuple[int, str]]:
+    """``(id, name)`` of the active users by username, as an owner filter or picker
+    offers them; kept while unchanged (``row_keyed_cache``), since every list page shows
+    them."""
+    _require(actor, "user", "view")
+    return list(_active_user_names())
+
+
+@kept_while_rows_unchanged(lambda: User.objects.filter(is_active=True).order_by("username").values_list(
+    "id", *USER_NAME_COLUMNS))
+def _active_user_names(rows) -> tuple[tuple[int, str], ...]:
+    return tuple((row[0], str(User(id=row[0], **dict(zip(USER_NAME_COLUMNS, row[1:]))))) for row in rows)
+
+
+def territory_choices() -> list[tuple[int, str]]:
+    """``(id, name)`` of every territory by name; organisation data every signed-in user may read."""
+    return list(_territory_names())
+
+
+@kept_while_rows_unchanged(lambda: Territory.objects.order_by("name").values_list("id", "name"))
+def _territory_names(rows) -> tuple[tuple[int, str], ...]:
+    return tuple(rows)
 
 
 def access_user_by_id(actor: User, user_id: int) -> User:

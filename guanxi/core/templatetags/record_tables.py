@@ -24,13 +24,13 @@ from django.utils.translation import gettext as _
 
 from guanxi.core.models import LifecycleStage, ValueTier
 from guanxi.core.normalize import format_phone
+from guanxi.core.selectors import USER_NAME_COLUMNS
 
 register = template.Library()
 
 _MARKER = 987654321
 # The columns the rows below read: list views fetch only these (with ``only``), so fifty
 # rows do not carry every field of the contact, its account and its owner.
-USER_NAME_COLUMNS = ("username", "display_name", "first_name", "last_name")  # what str(user) reads
 CONTACT_ROW_COLUMNS = ("full_name", "alternate_name", "account", "account__name", "phone", "email",
                        "lifecycle_stage", "owner", *(f"owner__{column}" for column in USER_NAME_COLUMNS),
                        "updated_at")

@@ -280,3 +280,79 @@ def test_update_times_read_as_the_date_filters_write_them_in_both_languages():
                 local = timezone.template_localtime(moment)
                 assert cell(moment) == (f'<td class="nowrap"><time datetime="{date_filter(local, "c")}">'
                                         f'{date_filter(local, "SHORT_DATE_FORMAT")}</time></td>')
+
+
+# ======================================================================================
+# Filter choices and custom field definitions kept between requests
+# ======================================================================================
+def owner_options(client) -> dict[str, str]:
+    html = client.get(reverse("core:contact_list")).content.decode()
+    select = re.search(r'<select name="owner".*?</select>', html, re.S).group(0)
+    return dict(re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', select))
+
+
+def test_owner_filter_shows_user_changes_at_the_next_request(client, admin_user, make_user):
+    client.force_login(admin_user)
+    assert owner_options(client) == {str(admin_user.pk): "admin"}
+    # a new user is offered at once
+    newcomer = make_user("newcomer", Role.SALES_REP)
+    assert owner_options(client) == {str(admin_user.pk): "admin", str(newcomer.pk): "newcomer"}
+    # a new display name shows at once
+    services.user_update(actor=admin_user, user_id=newcomer.pk, data={"display_name": "新同事"})
+    assert owner_options(client)[str(newcomer.pk)] == "新同事"
+    # a change written by another process (no signals, no service) shows at once too
+    User = type(admin_user)
+    User.objects.filter(pk=newcomer.pk).update(display_name="", first_name="Mei", last_name="Han")
+    assert owner_options(client)[str(newcomer.pk)] == "Mei Han"
+    # a removed user is no longer offered, and the stored users are as the page says
+    services.user_deactivate(actor=admin_user, user_id=newcomer.pk)
+    assert owner_options(client) == {str(admin_user.pk): "admin"}
+    assert list(User.objects.filter(is_active=True).values_list("username", flat=True)) == ["admin"]
+
+
+def test_territory_filter_shows_territory_changes_at_the_next_request(client, admin_user):
+    from guanxi.core.models import Territory
+
+    client.force_login(admin_user)
+
+    def territory_options():
+        html = client.get(reverse("core:account_list")).content.decode()
+        select = re.search(r'<select name="territory".*?</select>', html, re.S).group(0)
+        return re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', select)
+
+    assert territory_options() == []
+    south = Territory.objects.create(code="cn-south", name="华南")
+    north = Territory.objects.create(code="cn-north", name="East")
+    assert territory_options() == [(str(north.pk), "East"), (str(south.pk), "华南")]
+    Territory.objects.filter(pk=north.pk).update(name="North")
+    assert territory_options() == [(str(north.pk), "North"), (str(south.pk), "华南")]
+    south.delete()
+    assert territory_options() == [(str(north.pk), "North")]
+
+
+def test_custom_field_changes_show_in_filters_and_forms_at_the_next_request(client, admin_user):
+    from guanxi.core.models import CustomField
+
+    client.force_login(admin_user)
+    list_url, form_url = reverse("core:contact_list"), reverse("core:contact_create")
+    assert 'name="cf_segment"' not in client.get(list_url).content.decode()
+    # a new field is a filter and a form input at once
+    field = services.custom_field_create(actor=admin_user, data={
+        "target": "contact", "key": "segment", "label": "Segment", "field_type": "choice",
+        "choices": ["retail", "wholesale"]})
+    html = client.get(list_url).content.decode()
+    assert 'name="cf_segment"' in html and ">Segment<" in html and '<option value="wholesale">' in html
+    assert 'name="cf_segment"' in client.get(form_url).content.decode()
+    # a new label and new choices show at once, also when written without the service
+    services.custom_field_update(actor=admin_user, field_id=field.pk, data={"label": "Market segment"})
+    CustomField.objects.filter(pk=field.pk).update(choices=["retail", "online"])
+    html = client.get(list_url).content.decode()
+    assert ">Market segment<" in html and '<option value="online">' in html and "wholesale" not in html
+    # filtering checks values against the current definition
+    assert client.get(list_url, {"cf_segment": "online"}).status_code == 200
+    # a deactivated field is neither offered nor accepted as a filter
+    services.custom_field_update(actor=admin_user, field_id=field.pk, data={"is_active": False})
+    assert 'name="cf_segment"' not in client.get(list_url).content.decode()
+    response = client.get(list_url, {"cf_segment": "online"})
+    assert response.status_code == 400 and "Unknown custom field “segment”." in response.content.decode()
+    assert CustomField.objects.get(pk=field.pk).is_active is False
