@@ -27,7 +27,8 @@ in a pool of forked worker processes (one per core) while this process only writ
 
 A large contact import into a table small next to it (``BULK_INDEX_MIN_ROWS``) drops the
 indexes only reads need — non-unique indexes, the SQLite FTS5 triggers, the PostgreSQL
-GIN index — and builds each once at the end (FTS5 ``rebuild``, ``CREATE INDEX``). What was
+GIN index — and on PostgreSQL the contact tables' foreign keys, and builds each once at the
+end (FTS5 ``rebuild``, ``CREATE INDEX``, ``ADD CONSTRAINT`` checking every row). What was
 dropped is stored in the run in the same transaction; the run's last step restores it, a
 resumed run finishes and restores it, and ``guanxi migrate`` (post_migrate) or the next
 import repairs it for a crashed run never resumed. Unique indexes and those of the dedup
@@ -2436,16 +2437,23 @@ def _suspend_indexes_for(run: ImportRun, plan: ImportPlan, rows_to_write: int) -
 
 
 def restore_suspended_indexes(run: ImportRun) -> None:
-    """Rebuild what ``run`` suspended, and forget it, in one transaction."""
-    with transaction.atomic():
-        locked = ImportRun.objects.select_for_update().get(pk=run.pk)
-        suspended = locked.options.get("suspended_indexes")
-        if not suspended:
-            return
-        bulk_writes.restore_indexes(suspended)
-        locked.options = {**locked.options, "suspended_indexes": []}
-        ImportRun.objects.filter(pk=run.pk).update(options=locked.options)
-    run.options = locked.options
+    """Rebuild what ``run`` suspended, and forget it: the indexes in one transaction, then
+    the foreign keys in a short one of their own (adding a key back locks the referenced
+    table, users or accounts, against writes until it commits)."""
+    for kinds in (("index", "trigger", "fts"), ("foreign_key",)):
+        with transaction.atomic():
+            locked = ImportRun.objects.select_for_update().get(pk=run.pk)
+            suspended = locked.options.get("suspended_indexes")
+            if not suspended:
+                return
+            now = [item for item in suspended if item["kind"] in kinds]
+            if not now:
+                continue
+            bulk_writes.restore_indexes(now)
+            locked.options = {**locked.options,
+                              "suspended_indexes": [item for item in suspended if item["kind"] not in kinds]}
+            ImportRun.objects.filter(pk=run.pk).update(options=locked.options)
+        run.options = locked.options
 
 
 def restore_all_suspended_indexes(exclude: int | None = None) -> int:

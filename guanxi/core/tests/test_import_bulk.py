@@ -1,13 +1,14 @@
-"""The large-import paths, forced on small files: secondary and full-text indexes suspended
-for the bulk and rebuilt at the end (also after a crash, by a resume or by migrate), and
-rows parsed by worker processes. Each must store exactly what the ordinary path stores."""
+"""The large-import paths, forced on small files: secondary and full-text indexes (and on
+PostgreSQL the foreign keys) suspended for the bulk and rebuilt at the end (also after a
+crash, by a resume or by migrate), and rows parsed by worker processes. Each must store
+exactly what the ordinary path stores."""
 
 from __future__ import annotations
 
 import csv
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from guanxi.core import importing, selectors
 from guanxi.core.models import Contact, ContactEmail, ContactPhone, ImportRun, ImportRunState
@@ -49,6 +50,21 @@ def index_names() -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def foreign_keys() -> set[tuple]:
+    """Foreign keys of the contact tables as the database has them now: on PostgreSQL
+    (name, checked for every row); SQLite keeps them (checked per connection) as (table, column)."""
+    tables = list(importing.SUSPENDED_TABLES["contact"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT conname, convalidated FROM pg_constraint WHERE contype = 'f' "
+                           "AND conrelid::regclass::text = ANY(%s)", [tables])
+        else:
+            placeholders = ", ".join(["%s"] * len(tables))
+            cursor.execute(f'SELECT m.name, p."from" FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) p '
+                           f"WHERE m.name IN ({placeholders})", tables)
+        return set(cursor.fetchall())
+
+
 def stored_state() -> list[tuple]:
     contacts = list(Contact.objects.order_by("external_id").values_list(
         "external_id", "full_name", "phone", "email", "account__name", "birth_date", "search_text"))
@@ -68,19 +84,23 @@ def assert_found_by_search(admin_user):
 
 
 def test_bulk_import_suspends_indexes_and_rebuilds_them_with_the_same_result(admin_user, people_file, monkeypatch):
-    before = index_names()
-    assert len(before) >= 10
-    seen_during = []
+    before, keys_before = index_names(), foreign_keys()
+    assert len(before) >= 10 and len(keys_before) >= 8
+    seen_during, keys_during = [], []
     monkeypatch.setattr(importing, "BULK_INDEX_MIN_ROWS", 10)
     result = importing.import_file(actor=admin_user, path=people_file, object_type="contact", chunk_size=CHUNK,
-                                   after_chunk=lambda run, row: seen_during.append(index_names()))
+                                   after_chunk=lambda run, row: (seen_during.append(index_names()),
+                                                                 keys_during.append(foreign_keys())))
     assert (result.created, result.error_rows) == (ROWS, 0)
+    # PostgreSQL checked no foreign key row by row meanwhile (SQLite checks them per connection)
+    assert keys_during == [set() if connection.vendor == "postgresql" else keys_before] * len(seen_during)
     # while the chunks were written the read-only indexes were gone, the dedup lookups' indexes stayed
     assert seen_during and all(len(names) < len(before) for names in seen_during)
     kept = {name for name in before if name.startswith(("core_contactphone_number", "core_contactemail_email"))}
     assert kept and all(kept <= names for names in seen_during)
-    # and afterwards every one is back, nothing is left to restore, and search finds the rows
-    assert index_names() == before
+    # and afterwards every one is back (each key checked on every row), nothing is left to
+    # restore, and search finds the rows
+    assert index_names() == before and foreign_keys() == keys_before
     run = ImportRun.objects.get()
     assert run.state == ImportRunState.SUCCEEDED and run.options["suspended_indexes"] == []
     assert_found_by_search(admin_user)
@@ -104,7 +124,7 @@ def test_bulk_and_ordinary_paths_store_the_same(admin_user, people_file, monkeyp
 
 
 def test_crash_with_indexes_suspended_then_resume_restores_them(admin_user, people_file, monkeypatch):
-    before = index_names()
+    before, keys_before = index_names(), foreign_keys()
     monkeypatch.setattr(importing, "BULK_INDEX_MIN_ROWS", 10)
 
     def crash(run, last_row):
@@ -121,13 +141,13 @@ def test_crash_with_indexes_suspended_then_resume_restores_them(admin_user, peop
                                    resume=True)
     assert result.run.pk == run.pk and result.created == ROWS
     assert Contact.objects.count() == ROWS and ContactPhone.objects.count() == ROWS
-    assert index_names() == before
+    assert index_names() == before and foreign_keys() == keys_before
     assert_found_by_search(admin_user)
 
 
 def test_migrate_restores_the_indexes_of_a_crashed_import_that_is_never_resumed(admin_user, people_file,
                                                                                monkeypatch):
-    before = index_names()
+    before, keys_before = index_names(), foreign_keys()
     monkeypatch.setattr(importing, "BULK_INDEX_MIN_ROWS", 10)
 
     def crash(run, last_row):
@@ -143,12 +163,45 @@ def test_migrate_restores_the_indexes_of_a_crashed_import_that_is_never_resumed(
 
     post_migrate.send(sender=apps.get_app_config("core"), app_config=apps.get_app_config("core"),
                       verbosity=0, interactive=False, using="default", plan=[], apps=apps)
-    assert index_names() == before
+    assert index_names() == before and foreign_keys() == keys_before
     run = ImportRun.objects.get()
     assert run.options["suspended_indexes"] == []
     # the rows written before the crash are searchable again
     wang = Contact.objects.get(external_id="B007")
     assert [c.pk for c in selectors.global_search(admin_user, "138 0000 0007").contacts] == [wang.pk]
+
+
+def test_a_row_left_referring_to_a_deleted_record_brings_the_foreign_key_back_for_new_rows(admin_user, people_file,
+                                                                                          monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite keeps its foreign keys during a bulk import")
+    keys_before = foreign_keys()
+    monkeypatch.setattr(importing, "BULK_INDEX_MIN_ROWS", 10)
+
+    def crash(run, last_row):
+        raise Crash("killed after chunk 1")
+
+    with pytest.raises(Crash):
+        importing.import_file(actor=admin_user, path=people_file, object_type="contact", chunk_size=CHUNK,
+                              after_chunk=crash)
+    # meanwhile a contact the import wrote is deleted behind its back: no key refuses it, so its
+    # phone and email rows stay, referring to nothing
+    orphan = Contact.objects.get(external_id="B003")
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM core_contact WHERE id = %s", [orphan.pk])
+    result = importing.import_file(actor=admin_user, path=people_file, object_type="contact", chunk_size=CHUNK,
+                                   resume=True)
+    assert result.error_rows == 0 and Contact.objects.count() == ROWS - 1
+    # every key is back; the two those rows break guard new rows without vouching for the old
+    assert {name for name, _checked in foreign_keys()} == {name for name, _checked in keys_before}
+    assert {name for name, checked in foreign_keys() if not checked} == {
+        name for name, _checked in keys_before if name.startswith(("core_contactphone_contact_id",
+                                                                   "core_contactemail_contact_id"))}
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # checked now, as at a commit
+        ContactPhone.objects.create(contact_id=orphan.pk, number="+8613900000000")
+    assert ImportRun.objects.get().options["suspended_indexes"] == []
 
 
 def test_rows_parsed_by_worker_processes_store_what_the_thread_stores(admin_user, people_file, monkeypatch):
