@@ -20,6 +20,7 @@ from guanxi.core.models import (
 )
 from guanxi.core.normalize import PhoneError, normalize_phone
 from guanxi.core.row_keyed_cache import kept_while_rows_unchanged
+from guanxi.core.row_reader import RowReader
 from guanxi.core.search import filter_full_text, newest_matches, phone_from_query
 
 
@@ -300,80 +301,18 @@ def contacts_by_phone(raw_phone: str) -> list[Contact]:
     # model: compiling the ORM query (or a raw query's converters) for a contact and its
     # account costs several times more than running it, and the lookup has ≤ 5 ms at the
     # 99th percentile (SPEC §5, benchmarks/phone_lookup.py).
-    read_contacts = _RowReader.of(Contact)
+    read_contacts = RowReader.of(Contact)
     contacts = read_contacts(
         f"WHERE id IN (SELECT contact_id FROM {connection.ops.quote_name(ContactPhone._meta.db_table)} "
         f"WHERE number = %s) ORDER BY full_name, id", [phone])
     account_ids = sorted({contact.account_id for contact in contacts if contact.account_id})
     if account_ids:
-        accounts = {account.pk: account for account in _RowReader.of(Account)(
+        accounts = {account.pk: account for account in RowReader.of(Account)(
             f"WHERE id IN ({', '.join(['%s'] * len(account_ids))})", account_ids)}
         for contact in contacts:
             if contact.account_id in accounts:
                 contact.account = accounts[contact.account_id]
     return contacts
-
-
-class _RowReader:
-    """Reads rows of one model with hand-written SQL conditions and builds the instances as
-    Django would (same database converters, ``Model.from_db``), with the column list and
-    converters worked out once per model, columns and database vendor.
-
-    ``columns`` (field names, the primary key first) reads only those, like ``only()``;
-    ``lead`` is an SQL expression read before the model's columns, with ``join`` the
-    tables it needs: the reader then answers ``(lead value, instance)`` pairs."""
-
-    _readers: dict = {}
-
-    def __init__(self, model, columns: tuple[str, ...] | None = None, lead: str = "", join: str = ""):
-        self.model = model
-        options = model._meta
-        fields = options.concrete_fields if columns is None else [options.get_field(name) for name in columns]
-        quote = connection.ops.quote_name
-        table = quote(options.db_table)
-        selected = ([lead] if lead else []) + [f"{table}.{quote(field.column)}" for field in fields]
-        self.select = f"SELECT {', '.join(selected)} FROM {table} {join + ' ' if join else ''}"
-        self.lead = bool(lead)
-        self.attnames = [field.attname for field in fields]
-        self.converters = []
-        for index, field in enumerate(fields, start=1 if lead else 0):
-            column = field.get_col(options.db_table)
-            functions = connection.ops.get_db_converters(column) + field.get_db_converters(connection)
-            if functions:
-                self.converters.append((index, column, functions))
-
-    @classmethod
-    def of(cls, model, columns: tuple[str, ...] | None = None, lead: str = "", join: str = "") -> _RowReader:
-        key = (connection.vendor, model, columns, lead, join)
-        reader = cls._readers.get(key)
-        if reader is None:
-            reader = cls._readers[key] = cls(model, columns, lead, join)
-        return reader
-
-    def __call__(self, condition: str, params: list) -> list:
-        with connection.cursor() as cursor:
-            cursor.execute(self.select + condition, params)
-            rows = cursor.fetchall()
-        instances = []
-        for row in rows:
-            values = list(row)
-            for index, column, functions in self.converters:
-                value = values[index]
-                for function in functions:
-                    value = function(value, column, connection)
-                values[index] = value
-            if self.lead:
-                instances.append((values[0], self.model.from_db(connection.alias, self.attnames, values[1:])))
-            else:
-                instances.append(self.model.from_db(connection.alias, self.attnames, values))
-        return instances
-
-    def where_in(self, column: str, values) -> list:
-        """Rows whose ``column`` (SQL, quoted) is one of ``values``; no query for none."""
-        values = list(values)
-        if not values:
-            return []
-        return self(f"WHERE {column} IN ({', '.join(['%s'] * len(values))})", values)
 
 
 def load_related_lists(records: list, relations: dict[str, tuple[str, tuple[str, ...] | None]]) -> None:
@@ -399,13 +338,13 @@ def load_related_lists(records: list, relations: dict[str, tuple[str, tuple[str,
             target = field.related_model._meta
             join = (f"INNER JOIN {quote(through.db_table)} ON {quote(target.db_table)}.{quote(target.pk.column)} = "
                     f"{quote(through.db_table)}.{quote(through.get_field(field.m2m_reverse_field_name()).column)}")
-            reader = _RowReader.of(field.related_model, columns, lead=source, join=join)
+            reader = RowReader.of(field.related_model, columns, lead=source, join=join)
             for key, row in reader.where_in(source, keys):
                 rows[key].append(row)
         else:  # the reverse side of a foreign key
             foreign_key = field.field
             related = field.related_model._meta
-            reader = _RowReader.of(field.related_model, columns)
+            reader = RowReader.of(field.related_model, columns)
             for row in reader.where_in(f"{quote(related.db_table)}.{quote(foreign_key.column)}", keys):
                 rows[getattr(row, foreign_key.attname)].append(row)
         for record in records:
@@ -421,7 +360,7 @@ def load_related_records(records: list, relation: str, columns: tuple[str, ...] 
     keys = sorted({getattr(record, field.attname) for record in records} - {None})
     related = field.related_model._meta
     quote = connection.ops.quote_name
-    reader = _RowReader.of(field.related_model, columns)
+    reader = RowReader.of(field.related_model, columns)
     found = {row.pk: row for row in reader.where_in(f"{quote(related.db_table)}.{quote(related.pk.column)}", keys)}
     for record in records:
         key = getattr(record, field.attname)

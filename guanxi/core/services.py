@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +29,7 @@ from guanxi.core.models import (
     ContactPhone, CustomField, Role, Tag, Team, Territory, User, Visibility,
 )
 from guanxi.core.normalize import PhoneError, display_name, normalize_email, normalize_phone, search_text
+from guanxi.core.row_reader import RowReader
 
 CONTACT_FIELDS = (
     "external_id", "family_name", "given_name", "full_name", "alternate_name", "job_title", "birth_date",
@@ -459,14 +460,20 @@ def api_token_create(*, actor: User, user: User, name: str) -> tuple[ApiToken, s
 
 
 def api_token_authenticate(clear: str) -> User | None:
+    """The active user of the token, or ``None``. Every API call comes here first, so the
+    token and its user are read with SQL prepared once (``RowReader``)."""
     digest = hashlib.sha256((clear or "").encode()).hexdigest()
-    token = ApiToken.objects.select_related("user").filter(digest=digest, user__is_active=True).first()
-    if token is None:
+    quote = connection.ops.quote_name
+    tokens = RowReader.of(ApiToken)(f"WHERE {quote('digest')} = %s", [digest])
+    users = tokens and RowReader.of(User)(f"WHERE {quote('id')} = %s AND {quote('is_active')} = %s",
+                                          [tokens[0].user_id, True])
+    if not users:
         return None
+    token = tokens[0]
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > datetime.timedelta(minutes=1):
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return users[0]
 
 
 @transaction.atomic

@@ -102,6 +102,24 @@ def test_logout_needs_post_and_signs_out(admin_client, admin_user):
     assert AuditLog.objects.filter(action="logout", object_id=str(admin_user.pk)).count() == 1
 
 
+def test_a_session_is_good_until_it_expires(client, make_user):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    # given a signed-in user
+    make_user("wang", Role.SALES_REP)
+    client.post(reverse("core:login"), {"username": "wang", "password": PASSWORD})
+    assert client.get(reverse("core:contact_list")).status_code == 200
+    # when the session expires, the next page asks to sign in again
+    key = client.cookies[settings.SESSION_COOKIE_NAME].value
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timezone.timedelta(seconds=1))
+    response = client.get(reverse("core:contact_list"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("core:login"))
+    # and a session key that was never issued signs no one in
+    client.cookies[settings.SESSION_COOKIE_NAME] = "x" * 32
+    assert client.get(reverse("core:contact_list")).status_code == 302
+
+
 @pytest.mark.parametrize("url_name", ["core:home", "core:contact_list", "core:account_list", "core:search",
                                       "core:contact_create", "core:profile", "core:audit_log"])
 def test_every_page_asks_for_sign_in_first(client, url_name):
