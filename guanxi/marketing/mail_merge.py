@@ -90,8 +90,26 @@ def format_money(value, currency: str = "") -> str:
     return f"{amount:,} {currency}".strip()
 
 
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _MergeEnvironment(SandboxedEnvironment):
+    """The sandbox, reading ``contact.company`` from a merge context's plain dicts as a key
+    first. Jinja tries the attribute first and the key after the AttributeError, which
+    costs more than the rest of the lookup; a plain dict has no attributes but its class's
+    (its methods: ``contact.items``), so for any other name the answer is the same."""
+
+    def getattr(self, obj, attribute):
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                pass
+        return super().getattr(obj, attribute)
+
+
 def _environment(html: bool) -> SandboxedEnvironment:
-    environment = SandboxedEnvironment(undefined=StrictUndefined, autoescape=html, keep_trailing_newline=True)
+    environment = _MergeEnvironment(undefined=StrictUndefined, autoescape=html, keep_trailing_newline=True)
     environment.filters["date"] = format_date
     environment.filters["datetime"] = format_datetime
     environment.filters["money"] = format_money

@@ -138,6 +138,25 @@ def test_the_sandbox_refuses_python_internals(api_client, admin_user, customers)
     assert "unsafe" in response.json()["errors"]["__all__"][0]
 
 
+def test_merge_fields_read_as_keys_while_dict_methods_and_internals_stay_as_they_were():
+    """Fields of the merge context are read as keys first (faster); a name that is also a
+    dict method still means the method, internals stay refused and a missing key is still
+    an error."""
+    from jinja2.exceptions import SecurityError, UndefinedError
+
+    def render(source: str, contact: dict) -> str:
+        return mail_merge.HTML_ENVIRONMENT.from_string(source).render(contact=contact)
+
+    contact = {"company": "深圳华强 <b>", "custom": {"plan": "gold", "items": "not the method"}}
+    assert render("{{ contact.company }}|{{ contact.custom.plan }}", contact) == "深圳华强 &lt;b&gt;|gold"
+    assert render("{{ contact.custom.items()|list|length }}", contact) == "2"
+    assert render("{{ contact.custom['items'] }}", contact) == "not the method"
+    with pytest.raises(UndefinedError):
+        render("{{ contact.city }}", contact)
+    with pytest.raises(SecurityError):
+        render("{{ contact.__class__.__subclasses__() }}", contact)
+
+
 def test_preview_of_a_contact_outside_the_users_scope_is_refused(client_for, make_user, admin_user, template):
     rep_contact = core_services.contact_create(actor=admin_user, data={"full_name": "Someone else's"})
     marketer = make_user("marketer", Role.MARKETER)
