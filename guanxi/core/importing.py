@@ -760,10 +760,14 @@ class TableFile:
 
     def rows(self, after_row: int = 0) -> Iterator[tuple[int, list]]:
         """Data rows after the header (and after ``after_row``), skipping empty lines."""
+        skip = max(self.header_row, after_row)
         for row_number, cells in self._raw_rows():
-            if row_number <= max(self.header_row, after_row):
+            if row_number <= skip:
                 continue
-            if not cells or not any(cell is not None and cell != "" for cell in cells):
+            if self.is_xlsx:
+                if not cells or not any(cell is not None and cell != "" for cell in cells):
+                    continue
+            elif not any(cells):  # CSV cells are strings: empty ones are false
                 continue
             yield row_number, cells
 
