@@ -464,7 +464,6 @@ class SmtpLine:
             return _smtp_outcome(code, _text(text), recipient_id), announce
         return Outcome(recipient_id, SENT), announce
 
-
     def _streams(self) -> bool:
         """Whether whole messages may go out back to back: the server offers CHUNKING (RFC
         3030: BDAT announces the message's size, so no 354 is waited for) and PIPELINING,
@@ -578,7 +577,14 @@ class SmtpPool:
                 chunk = self.jobs.get()
                 if chunk is None:
                     return
-                outcomes = line.deliver_chunk(self.sender_address, chunk)
+                try:
+                    outcomes = line.deliver_chunk(self.sender_address, chunk)
+                except Exception as error:  # a bug must not leave drain() waiting for ever
+                    logger.exception("handing over %d messages failed", len(chunk))
+                    line.close()
+                    outcomes = [Outcome(recipient_id, UNCONFIRMED, _(
+                        "Connection lost while handing over the message (%(error)s); the server may have accepted "
+                        "it, so it is not resent.") % {"error": error}) for recipient_id, _to, _data in chunk]
                 with self.changed:
                     self.results.extend(outcomes)
                     self.outstanding -= len(chunk)

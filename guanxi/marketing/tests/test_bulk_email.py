@@ -480,3 +480,16 @@ def test_a_connection_lost_while_streaming_leaves_what_was_in_flight_unconfirmed
     unconfirmed = CampaignRecipient.objects.filter(state=RecipientState.UNCONFIRMED)
     assert all("not resent" in row.last_error for row in unconfirmed)
     assert sending.campaign_send(launched.pk).sent == 0 and lean_sink.count == 7
+
+
+def test_an_unexpected_error_while_handing_over_ends_the_run_with_the_chunk_unconfirmed(launched, lean_sink,
+                                                                                     monkeypatch):
+    """A bug in a connection thread must not leave the run waiting for outcomes for ever:
+    the chunk it held is unconfirmed (it may have gone out), never resent."""
+    def broken(self, sender, chunk):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(sending.SmtpLine, "_stream", broken)
+    report = sending.campaign_send(launched.pk, connections=1)
+    assert (report.sent, report.unconfirmed) == (0, PEOPLE)
+    assert states() == {"unconfirmed": PEOPLE}
