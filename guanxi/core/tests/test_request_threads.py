@@ -10,10 +10,12 @@ that says on which thread and connection it ran.
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 
 import pytest
 from channels.testing import HttpCommunicator
+from django.conf import settings
 from django.db import connections
 from django.http import HttpResponse
 from django.test import override_settings
@@ -38,6 +40,14 @@ def probe(request):
 
 
 urlpatterns = [path("probe/", probe)]
+
+
+def thread_recording_middleware(get_response):
+    def middleware(request):
+        SEEN.append({"middleware_thread": threading.get_ident()})
+        return get_response(request)
+
+    return middleware
 
 
 @pytest.fixture
@@ -122,7 +132,38 @@ def test_threads_beyond_those_kept_close_their_connection_and_end(handler):
         assert ended["connection"].connection is None
 
 
-def test_the_served_application_keeps_its_request_threads():
-    from guanxi.asgi import django_application
+def test_middleware_and_view_run_in_one_call_on_the_request_thread():
+    SEEN.clear()
+    middleware = [*settings.MIDDLEWARE, f"{__name__}.thread_recording_middleware"]
+    with override_settings(ROOT_URLCONF=__name__, MIDDLEWARE=middleware):
+        handler = KeptThreadsASGIHandler()
+        try:
+            assert asyncio.run(get(handler)) == 200
+            (thread,) = handler.threads.idle
+            request_thread = thread.submit(threading.get_ident).result()
+        finally:
+            handler.threads.close()
+    assert SEEN[0]["middleware_thread"] == SEEN[1]["thread"] == request_thread
+
+
+def test_the_served_application_answers_pages_api_and_errors():
+    from guanxi.asgi import application, django_application
 
     assert isinstance(django_application, KeptThreadsASGIHandler)
+
+    async def scenario():
+        answers = {}
+        for path in ("/login/", "/api/v1/contacts", "/no-such-page/", "/contacts/"):
+            communicator = HttpCommunicator(application, "GET", path, headers=[(b"host", b"testserver")])
+            answers[path] = await communicator.get_response(timeout=10)
+        return answers
+
+    answers = asyncio.run(scenario())
+    login = answers["/login/"]
+    assert login["status"] == 200 and b'name="csrfmiddlewaretoken"' in login["body"]
+    assert any(name.lower() == b"set-cookie" and value.startswith(b"csrftoken=") for name, value in login["headers"])
+    assert answers["/api/v1/contacts"]["status"] == 401
+    assert json.loads(answers["/api/v1/contacts"]["body"]) == {"detail": "Authentication required."}
+    assert answers["/no-such-page/"]["status"] == 404
+    assert answers["/contacts/"]["status"] == 302  # to the sign-in page
+    django_application.threads.close()
