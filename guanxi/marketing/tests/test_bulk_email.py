@@ -493,3 +493,28 @@ def test_an_unexpected_error_while_handing_over_ends_the_run_with_the_chunk_unco
     report = sending.campaign_send(launched.pk, connections=1)
     assert (report.sent, report.unconfirmed) == (0, PEOPLE)
     assert states() == {"unconfirmed": PEOPLE}
+
+
+def test_a_batch_costs_the_same_few_queries_whatever_its_size(launched, lean_sink):
+    """The send's hot path has a query budget: reading, claiming, composing and recording a
+    batch takes a fixed number of queries, none per message, so 100,000 messages cost a
+    hundred batches' worth (GUANXI_MARKETING_BATCH=1000), not 100,000 round trips."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    marks = []
+    with CaptureQueriesContext(connection) as captured:
+        sending.campaign_send(launched.pk, batch_size=10, connections=1,
+                              fault=lambda stage, ids: marks.append((stage, len(ids), len(captured))))
+    assert [(stage, size) for stage, size, _count in marks] == [
+        ("claimed", 10), ("accepted", 10), ("claimed", 10), ("accepted", 10), ("claimed", 5), ("accepted", 5)]
+    counts = [count for _stage, _size, count in marks]
+    composing = [accepted - claimed for claimed, accepted in zip(counts[0::2], counts[1::2])]
+    between = [claimed - accepted for accepted, claimed in zip(counts[1::2], counts[2::2])]
+    # composing a batch: its contacts, their own addresses, the custom fields (account
+    # addresses only for contacts with an account: none here)
+    assert composing == [3, 3, 3]
+    # between batches: the outcomes (1 UPDATE), the cancel check, the next claim (lease,
+    # pending rows, due retries, no longer reachable, handed_off, the rows) and the two
+    # transactions' savepoints (the test runs inside a transaction)
+    assert between == [12, 12]
