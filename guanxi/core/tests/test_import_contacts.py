@@ -284,6 +284,18 @@ def test_external_id_upserts_and_an_unchanged_row_changes_nothing(admin_user, tm
     assert Contact.objects.count() == 2
 
 
+def test_lookups_split_into_small_batches_still_find_every_existing_contact(admin_user, tmp_path, monkeypatch):
+    rows = [["external_id", "full_name", "phone", "email"]]
+    rows += [[f"K{number}", f"客户{number}", f"1390000{number:04d}", f"k{number}@example.com"] for number in range(7)]
+    run_import(admin_user, write_csv(tmp_path / "first.csv", rows))
+    # when PostgreSQL looks keys up two at a time and the contacts come back by phone and email alone
+    monkeypatch.setattr(importing, "POSTGRES_LOOKUP_BATCH", 2)
+    again = run_import(admin_user, write_csv(tmp_path / "again.csv", [row[1:] for row in rows]))
+    # then every row found its contact: nothing created, nothing changed
+    assert (again.created, again.updated, again.unchanged, again.error_rows) == (0, 0, 7, 0)
+    assert Contact.objects.count() == 7
+
+
 def test_rows_repeating_a_phone_within_the_file_become_one_contact(admin_user, tmp_path):
     path = write_csv(tmp_path / "twice.csv", [["姓名", "手机", "职位"],
                                               ["王芳", "13812345678", "经理"],
