@@ -261,10 +261,17 @@ def global_search(actor: User, query: str, limit: int = 20) -> SearchResults:
     if not query:
         return SearchResults(query, [], [])
     phone = phone_from_query(query)
-    contacts_queryset = visible_contacts(actor).select_related("account", "owner")
-    contacts_queryset = (search_contacts_queryset(contacts_queryset, query) if phone
-                         else _search_text(contacts_queryset, actor, "contact", query))
-    contacts = list(contacts_queryset.order_by("full_name", "id")[:limit])
+    if phone:
+        contacts = list(search_contacts_queryset(visible_contacts(actor).select_related("account", "owner"), query)
+                        .order_by("full_name", "id")[:limit])
+    else:
+        # The keys of the page first, then its rows with their account and owner: sorting
+        # the candidates (up to SEARCH_CANDIDATES) by name with every column and both
+        # joins read for each cost twice as much as sorting their names alone.
+        keys = list(_search_text(visible_contacts(actor), actor, "contact", query)
+                    .order_by("full_name", "id").values_list("pk", flat=True)[:limit])
+        contacts = list(Contact.objects.filter(pk__in=keys).select_related("account", "owner")
+                        .order_by("full_name", "id")) if keys else []
     accounts_queryset = visible_accounts(actor)
     accounts_queryset = (accounts_queryset.filter(phone=phone) if phone
                          else _search_text(accounts_queryset, actor, "account", query))
