@@ -16,7 +16,7 @@ from ninja.pagination import paginate
 
 from guanxi.core import selectors, services
 from guanxi.core.api_conventions import (
-    READ_ERRORS, WRITE_ERRORS, ApiListPagination, InputSchema, model_field, paginate_as,
+    READ_ERRORS, WRITE_ERRORS, ApiListPagination, FullTextListPagination, InputSchema, model_field, paginate_as,
 )
 from guanxi.core.models import (
     Account, Address, ApiToken, AuditAction, AuditLog, Contact, CustomField, CustomFieldType,
@@ -267,7 +267,7 @@ CUSTOM_FILTER_NOTE = ("Custom fields filter as `cf_<key>=<value>` (e.g. `cf_regi
 
 @router.get("/contacts", response={200: list[ContactOut], **READ_ERRORS}, tags=["contacts"],
             summary="List contacts", description=f"Contacts you may see, filtered and sorted. {CUSTOM_FILTER_NOTE}")
-@paginate_as(ContactOut, load=load_contact_details)
+@paginate_as(ContactOut, load=load_contact_details, pagination=FullTextListPagination)
 def contact_list(request, filters: Query[ContactQuery]):
     contacts = selectors.contact_list(request.auth, filters.to_filters(_custom_filters(request)), filters.sort)
     return with_contact_details(contacts)
@@ -432,7 +432,7 @@ class AccountQuery(Schema):
 
 @router.get("/accounts", response={200: list[AccountOut], **READ_ERRORS}, tags=["accounts"],
             summary="List accounts", description=f"Accounts you may see, filtered and sorted. {CUSTOM_FILTER_NOTE}")
-@paginate_as(AccountOut, load=load_account_details)
+@paginate_as(AccountOut, load=load_account_details, pagination=FullTextListPagination)
 def account_list(request, filters: Query[AccountQuery]):
     accounts = selectors.account_list(request.auth, filters.to_filters(_custom_filters(request)), filters.sort)
     return with_account_details(accounts)

@@ -98,18 +98,29 @@ class ApiListPagination(PaginationBase):
 
     def paginate_queryset(self, queryset: QuerySet, pagination: Input, request, **params: Any) -> dict:
         start, limit = pagination.offset, pagination.limit
-        rows = page_rows(queryset, start, limit + 1)
+        rows = page_rows(queryset, start, limit + 1, full_text=self.full_text(request))
         next_link = self._link(request, start + limit) if len(rows) > limit else None
         total = None
         if pagination.count:
             total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
         return {"items": rows[:limit], "next": next_link, "count": total}
 
+    def full_text(self, request) -> bool:
+        """Whether the list is filtered by a full-text query (see ``page_rows``)."""
+        return False
+
     @staticmethod
     def _link(request, offset: int) -> str:
         query = request.GET.copy()
         query["offset"] = str(offset)
         return f"{request.path}?{query.urlencode()}"
+
+
+class FullTextListPagination(ApiListPagination):
+    """For lists whose ``q`` is a full-text query (``search.filter_full_text``)."""
+
+    def full_text(self, request) -> bool:
+        return bool(request.GET.get("q", "").strip())
 
 
 # ======================================================================================
@@ -164,13 +175,13 @@ def schema_data(schema: type[Schema], record: Any) -> dict:
     return data
 
 
-def paginate_as(schema: type[Schema], load=None):
-    """``@paginate(ApiListPagination)`` for a route answering ``list[schema]``, writing the
-    page out with ``schema_data`` (see the module docstring). ``load(records)``, when
-    given, reads what the page's records show from other tables before they are written."""
+def paginate_as(schema: type[Schema], load=None, pagination: type[ApiListPagination] = ApiListPagination):
+    """``@paginate(pagination)`` for a route answering ``list[schema]``, writing the page
+    out with ``schema_data`` (see the module docstring). ``load(records)``, when given,
+    reads what the page's records show from other tables before they are written."""
 
     def decorate(view):
-        paginated = paginate(ApiListPagination)(view)
+        paginated = paginate(pagination)(view)
 
         @functools.wraps(paginated)
         def written_out(request, **kwargs):

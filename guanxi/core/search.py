@@ -32,6 +32,12 @@ from guanxi.core.normalize import PhoneError, is_cjk, looks_like_phone, normaliz
 FTS_TABLES = {"core_contact": "core_contact_fts", "core_account": "core_account_fts"}
 # Up to this many matches the rows are read and sorted; beyond it the ordering index is walked.
 FEW_MATCHES = 5000
+# A list of all records sorted by name keeps the matches of a name together: every 陈 is
+# next to the others, after most other names, so a walk from the start of the order passes
+# hundreds of thousands of names before the first match (a third of a second at a
+# million contacts, against 25 ms to read and sort the 24,000 matches). Callers listing
+# all records by name pass this bound instead (see ``filter_full_text``).
+FEW_MATCHES_IN_NAME_ORDER = 100_000
 _COMPLETE_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,63}")
 
 
@@ -92,15 +98,17 @@ def _match_count(table: str, groups: list[tuple[list[str], bool]], at_most: int)
         return cursor.fetchone()[0]
 
 
-def filter_full_text(queryset: QuerySet, query: str) -> QuerySet:
+def filter_full_text(queryset: QuerySet, query: str, few_matches: int | None = None) -> QuerySet:
     """Narrow ``queryset`` (contacts, accounts, or another table in ``FTS_TABLES``) to rows
     whose search text matches every word of ``query``. Costs one query to count matches
-    (see the module docstring); the filter itself is one condition of the caller's query."""
+    (see the module docstring); the filter itself is one condition of the caller's query.
+    Up to ``few_matches`` (default ``FEW_MATCHES``) the matches are read and sorted."""
     groups = _word_groups(query)
     if not groups:
         return queryset.none()
     table = queryset.model._meta.db_table
-    few = _match_count(table, groups, FEW_MATCHES + 1) <= FEW_MATCHES
+    few_matches = FEW_MATCHES if few_matches is None else few_matches
+    few = _match_count(table, groups, few_matches + 1) <= few_matches
     if connection.vendor == "postgresql":
         tsquery = _postgres_tsquery(groups)
         if few:  # ARRAY(...) is computed once, first; the rows are then read by primary key

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from guanxi.core import search
 from guanxi.core.access import scope_for
 from guanxi.core.errors import NotFound, PermissionDenied
 from guanxi.core.models import (
@@ -170,7 +171,7 @@ def contact_list(actor: User, filters: ContactFilters | None = None, sort: str =
     filters = filters or ContactFilters()
     queryset = visible_contacts(actor, action).select_related("account", "owner")
     if filters.query:
-        queryset = search_contacts_queryset(queryset, filters.query)
+        queryset = search_contacts_queryset(queryset, filters.query, _few_matches(actor, "contact", action, sort))
     if filters.lifecycle_stage:
         queryset = queryset.filter(lifecycle_stage=filters.lifecycle_stage)
     if filters.value_tier:
@@ -206,7 +207,8 @@ def account_list(actor: User, filters: AccountFilters | None = None, sort: str =
     queryset = visible_accounts(actor, action).select_related("owner", "territory")
     if filters.query:
         phone = phone_from_query(filters.query)
-        queryset = queryset.filter(phone=phone) if phone else filter_full_text(queryset, filters.query)
+        queryset = (queryset.filter(phone=phone) if phone
+                    else filter_full_text(queryset, filters.query, _few_matches(actor, "account", action, sort)))
     for field in ("lifecycle_stage", "value_tier", "industry", "owner_id", "territory_id"):
         value = getattr(filters, field)
         if value:
@@ -222,11 +224,27 @@ def account_list(actor: User, filters: AccountFilters | None = None, sort: str =
 # ======================================================================================
 # Search and caller lookup
 # ======================================================================================
-def search_contacts_queryset(queryset: QuerySet[Contact], query: str) -> QuerySet[Contact]:
+def search_contacts_queryset(queryset: QuerySet[Contact], query: str,
+                             few_matches: int | None = None) -> QuerySet[Contact]:
     phone = phone_from_query(query)
     if phone:
         return queryset.filter(pk__in=ContactPhone.objects.filter(number=phone).values("contact_id"))
-    return filter_full_text(queryset, query)
+    return filter_full_text(queryset, query, few_matches)
+
+
+# Every other sort (name; stage, then name; an unknown one falls back to name) keeps the
+# rows of one name together.
+_TIME_SORTS = {"created", "-created", "updated", "-updated"}
+
+
+def _few_matches(actor: User, object_name: str, action: str, sort: str) -> int | None:
+    """How many matches of a full-text filter are read and sorted rather than found by
+    walking the list's order: more for a list of all records sorted by name, where the
+    matches of a name lie together far down the order (``search.FEW_MATCHES_IN_NAME_ORDER``).
+    A narrower scope walks only its own records, which stays cheaper."""
+    if sort not in _TIME_SORTS and scope_for(actor, object_name, action) == Visibility.ALL:
+        return search.FEW_MATCHES_IN_NAME_ORDER
+    return None
 
 
 @dataclass

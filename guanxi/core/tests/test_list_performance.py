@@ -140,11 +140,54 @@ def test_full_text_filter_finds_the_same_rows_expecting_few_or_many_matches(monk
         return [contact.pk for contact in selectors.contact_list(user, filters, sort)]
 
     few = {(user.pk, sort): listed(user, sort) for user in (admin_user, rep) for sort in ("name", "-updated")}
-    # when the filter believes any match count is many (it walks the ordering index)
+    # when the filter believes any match count is many (it walks the ordering index), also
+    # for all records by name (where it otherwise reads and sorts up to many more matches)
     monkeypatch.setattr(search, "FEW_MATCHES", 1)
+    monkeypatch.setattr(search, "FEW_MATCHES_IN_NAME_ORDER", 1)
     many = {(user.pk, sort): listed(user, sort) for user in (admin_user, rep) for sort in ("name", "-updated")}
     # then the rows and their order are the same
     assert few == many and all(few.values())
+
+
+def test_full_text_filter_reads_and_sorts_more_matches_for_all_records_by_name(monkeypatch, admin_user, rep,
+                                                                              customers):
+    """A walk down the name order passes every name before the first match, so for a list of
+    all records by name the matches are read and sorted up to FEW_MATCHES_IN_NAME_ORDER; by
+    date, or within a rep's own records, the walk stays the cheaper way."""
+    bounds = []
+    monkeypatch.setattr(search, "_match_count", lambda table, groups, at_most: bounds.append(at_most) or 0)
+    for user, sort in ((admin_user, "name"), (admin_user, "stage"), (admin_user, "-updated"), (rep, "name")):
+        selectors.contact_list(user, selectors.ContactFilters(query="王"), sort)
+        selectors.account_list(user, selectors.AccountFilters(query="华强"), sort)
+    name_order, default = search.FEW_MATCHES_IN_NAME_ORDER + 1, search.FEW_MATCHES + 1
+    # (accounts have no stage sort: it falls back to name)
+    assert bounds == [name_order, name_order, name_order, name_order, default, default, default, default]
+
+
+def test_full_text_pages_read_keys_first_and_show_the_rows_a_plain_slice_shows(admin_user, rep, customers, api_client,
+                                                                              django_assert_max_num_queries):
+    for user in (admin_user, rep):
+        for sort in ("name", "-updated", "stage"):
+            contacts = selectors.contact_list(user, selectors.ContactFilters(query="王客户"), sort)
+            expected = [(contact.pk, contact.account.name, str(contact.owner)) for contact in contacts[5:25]]
+            # the page's keys, then its rows with their account and owner
+            with django_assert_max_num_queries(2):
+                rows = paging.page_rows(contacts, 5, 20, full_text=True)
+                shown = [(row.pk, row.account.name, str(row.owner)) for row in rows]
+            assert shown == expected and len(shown) == 20
+    # the API list and the page show them the same way
+    body = api_client.get("/api/v1/contacts", {"q": "王客户", "sort": "-updated", "limit": 10, "offset": 5}).json()
+    plain = selectors.contact_list(admin_user, selectors.ContactFilters(query="王客户"), "-updated")[5:15]
+    assert [(item["id"], item["account"]["name"]) for item in body["items"]] == [
+        (contact.pk, contact.account.name) for contact in plain]
+    html = signed_in(admin_user).get(reverse("core:contact_list"), {"q": "王客户", "page": 2}).content.decode()
+    shown = re.findall(r'<th scope="row"><a href="/contacts/(\d+)/', html)
+    assert shown == [str(contact.pk) for contact in selectors.contact_list(
+        admin_user, selectors.ContactFilters(query="王客户"), "name")[50:60]]
+    # past the last match there is nothing, in one query
+    contacts = selectors.contact_list(rep, selectors.ContactFilters(query="王客户"))
+    with django_assert_max_num_queries(1):
+        assert paging.page_rows(contacts, 500, 20, full_text=True) == []
 
 
 def test_search_box_for_all_records_looks_at_the_newest_matches_when_there_are_many(monkeypatch, admin_user, rep,

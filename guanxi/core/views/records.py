@@ -123,7 +123,8 @@ def contact_list(request):
         except ValidationError as error:
             _filter_errors_to_form(form, error)
         else:
-            window = page_window(contacts.only(*CONTACT_ROW_COLUMNS), request.GET.get("page"))
+            window = page_window(contacts.only(*CONTACT_ROW_COLUMNS), request.GET.get("page"),
+                                 full_text=bool(form.cleaned_data.get("q")))
     if window is None:
         status = 400
     return render(request, "core/contact_list.html", {
@@ -269,7 +270,8 @@ def account_list(request):
         except ValidationError as error:
             _filter_errors_to_form(form, error)
         else:
-            window = page_window(accounts.only(*ACCOUNT_ROW_COLUMNS), request.GET.get("page"))
+            window = page_window(accounts.only(*ACCOUNT_ROW_COLUMNS), request.GET.get("page"),
+                                 full_text=bool(form.cleaned_data.get("q")))
     return render(request, "core/account_list.html", {
         "form": form, "window": window, "headings": sort_columns(request, ACCOUNT_COLUMNS, sort),
         "may_create": can(request.user, "account", "create"), "active_filters": _active_filters(request),
