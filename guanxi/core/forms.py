@@ -130,9 +130,9 @@ def custom_form_field(definition: CustomField, *, for_filter: bool = False) -> f
     if kind == CustomFieldType.BOOLEAN or (for_filter and kind == CustomFieldType.CHOICE):
         choices = ([("", "—"), (YES, _("Yes")), (NO, _("No"))] if kind == CustomFieldType.BOOLEAN
                    else [("", "—")] + [(choice, choice) for choice in definition.choices])
-        return forms.ChoiceField(choices=choices, **common)
+        return forms.ChoiceField(choices=choices, widget=QuickSelect if for_filter else None, **common)
     if for_filter:  # a filter value is checked by the selector, typed as the field
-        return forms.CharField(max_length=255, **common)
+        return forms.CharField(max_length=255, widget=QuickTextInput, **common)
     if kind == CustomFieldType.INTEGER:
         return forms.IntegerField(**common)
     if kind == CustomFieldType.DECIMAL:
@@ -375,11 +375,36 @@ class AccountForm(CustomFieldsMixin, ServiceForm):
 # ======================================================================================
 # List filters
 # ======================================================================================
+def _text(value) -> str:
+    """``value`` as a template writes ``{{ value }}``: escaped, unless marked safe already."""
+    return str(value.__html__()) if hasattr(value, "__html__") else escape(str(value))
+
+
 def _html_attributes(attributes: dict) -> str:
     """Attributes as Django's ``attrs.html`` writes them: in order, ``True`` as a bare name,
     ``False`` left out, everything else as text, escaped."""
-    return "".join(f" {escape(str(name))}" if value is True else f' {escape(str(name))}="{escape(str(value))}"'
+    return "".join(f" {_text(name)}" if value is True else f' {_text(name)}="{_text(value)}"'
                    for name, value in attributes.items() if value is not False)
+
+
+class QuickInput:
+    """An ``<input>`` with the same markup as Django's ``input.html``, written out in
+    Python like ``QuickSelect``: through the templates each input of a filter bar cost
+    0.3–0.4 ms (three includes), a fifth of the bar."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        shown = "" if widget["value"] is None else f' value="{_text(widget["value"])}"'
+        return mark_safe(f'<input type="{_text(widget["type"])}" name="{_text(widget["name"])}"{shown}'  # noqa: S308
+                         f'{_html_attributes(widget["attrs"])}>')
+
+
+class QuickTextInput(QuickInput, forms.TextInput):
+    pass
+
+
+class QuickHiddenInput(QuickInput, forms.HiddenInput):
+    pass
 
 
 class QuickSelect(forms.Select):
@@ -393,12 +418,12 @@ class QuickSelect(forms.Select):
 
     def render(self, name, value, attrs=None, renderer=None):
         widget = self.get_context(name, value, attrs)["widget"]
-        parts = [f'<select name="{escape(str(widget["name"]))}"{_html_attributes(widget["attrs"])}>']
+        parts = [f'<select name="{_text(widget["name"])}"{_html_attributes(widget["attrs"])}>']
         for group_name, options, _index in widget["optgroups"]:
             if group_name:
-                parts.append(f'<optgroup label="{escape(str(group_name))}">')
-            parts.extend(f'<option value="{escape(str(option["value"]))}"{_html_attributes(option["attrs"])}>'
-                         f'{escape(str(option["label"]))}</option>' for option in options)
+                parts.append(f'<optgroup label="{_text(group_name)}">')
+            parts.extend(f'<option value="{_text(option["value"])}"{_html_attributes(option["attrs"])}>'
+                         f'{_text(option["label"])}</option>' for option in options)
             if group_name:
                 parts.append("</optgroup>")
         parts.append("</select>")
@@ -409,8 +434,8 @@ class RecordFilterForm(CustomFieldsMixin, forms.Form):
     """The filter bar over a list page; every field is optional."""
 
     q = forms.CharField(label=_("Search"), required=False, max_length=200,
-                        widget=forms.TextInput(attrs={"type": "search",
-                                                      "placeholder": _("Name, company, email or phone")}))
+                        widget=QuickTextInput(attrs={"type": "search",
+                                                     "placeholder": _("Name, company, email or phone")}))
     lifecycle_stage = forms.ChoiceField(label=_("Lifecycle stage"), required=False, widget=QuickSelect,
                                         choices=[("", _("Any"))] + list(LifecycleStage.choices))
     value_tier = forms.ChoiceField(label=_("Value tier"), required=False, widget=QuickSelect,
@@ -419,7 +444,7 @@ class RecordFilterForm(CustomFieldsMixin, forms.Form):
                                    widget=QuickSelect)
     territory = forms.TypedChoiceField(label=_("Territory"), coerce=int, empty_value=None, required=False,
                                        widget=QuickSelect)
-    tag = forms.CharField(label=_("Tag"), required=False, max_length=60)
+    tag = forms.CharField(label=_("Tag"), required=False, max_length=60, widget=QuickTextInput)
 
     target = ""
 
@@ -444,7 +469,7 @@ class RecordFilterForm(CustomFieldsMixin, forms.Form):
 
 class ContactFilterForm(RecordFilterForm):
     target = "contact"
-    account = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    account = forms.IntegerField(widget=QuickHiddenInput, required=False)
 
     def to_filters(self, raw_query) -> selectors.ContactFilters:
         cleaned = self.cleaned_data

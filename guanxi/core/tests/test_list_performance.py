@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from guanxi.api import api
 from guanxi.core import search, selectors, services
 from guanxi.core.api import AccountOut, ContactOut, with_account_details, with_contact_details
-from guanxi.core.forms import QuickSelect
+from guanxi.core.forms import QuickHiddenInput, QuickSelect, QuickTextInput
 from guanxi.core.models import Contact, LifecycleStage, Role
 from guanxi.core.templatetags.record_tables import UpdatedCell
 from guanxi.core.views import paging
@@ -303,6 +303,47 @@ def test_quick_select_renders_what_djangos_select_renders():
         expected = forms.Select(choices=choices).render("owner", value, attrs=dict(attributes))
         rendered = QuickSelect(choices=choices).render("owner", value, attrs=dict(attributes))
         assert re.sub(r">\s+<", "><", rendered) == re.sub(r">\s+<", "><", expected.strip())
+
+
+def test_quick_inputs_render_what_djangos_inputs_render():
+    from django.utils.safestring import mark_safe
+
+    for value in (None, "", "王 <b> & \"co\"", 42, mark_safe("<i>safe</i>")):
+        for attributes in ({"id": "id_q", "maxlength": "200", "placeholder": "Name & phone", "required": False},
+                           {"disabled": True, "data-x": mark_safe("&amp;"), "type": "search"}):
+            for quick, django in ((QuickTextInput, forms.TextInput), (QuickHiddenInput, forms.HiddenInput)):
+                expected = django(attrs=dict(attributes)).render("q", value, attrs={"aria-label": "<q>"})
+                assert quick(attrs=dict(attributes)).render("q", value, attrs={"aria-label": "<q>"}) == expected
+
+
+def test_filter_bar_is_the_markup_of_djangos_widgets(client, admin_user):
+    """The whole filter bar, custom field filters included, against the same form with
+    Django's own widgets (bound, so every value is shown)."""
+    from guanxi.core.forms import ContactFilterForm
+
+    services.custom_field_create(actor=admin_user, data={"target": "contact", "key": "segment", "label": "Segment",
+                                                         "field_type": "choice", "choices": ["retail", "B&B"]})
+    services.custom_field_create(actor=admin_user, data={"target": "contact", "key": "size", "label": "Size",
+                                                         "field_type": "integer"})
+    data = {"q": "王 <x>", "tag": "vip", "owner": str(admin_user.pk), "cf_segment": "B&B", "cf_size": "3",
+            "account": "7"}
+    quick = ContactFilterForm(data, actor=admin_user)
+    plain = ContactFilterForm(data, actor=admin_user)
+    for name, field in plain.fields.items():
+        widget = field.widget
+        plain_class = {QuickTextInput: forms.TextInput, QuickHiddenInput: forms.HiddenInput,
+                       QuickSelect: forms.Select}.get(type(widget))
+        if plain_class is not None:
+            replacement = plain_class(attrs=widget.attrs)
+            replacement.choices = getattr(widget, "choices", [])
+            replacement.input_type = getattr(widget, "input_type", None) or getattr(replacement, "input_type", None)
+            field.widget = replacement
+    assert quick.is_valid() and plain.is_valid()
+    def markup(form):  # the selects differ only in the white space between tags
+        return [re.sub(r">\s+<", "><", str(form[name])) for name in form.fields]
+
+    assert markup(quick) == markup(plain)
+    assert any(type(field.widget) is QuickSelect for name, field in quick.fields.items() if name == "cf_segment")
 
 
 def test_owner_and_territory_filters_use_the_quick_select(client, admin_user, rep):
