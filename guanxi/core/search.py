@@ -126,6 +126,10 @@ def filter_full_text(queryset: QuerySet, query: str, few_matches: int | None = N
     )
 
 
+# PostgreSQL looks for the newest matches among the newest ids first, this many per match wanted.
+NEWEST_WINDOW_PER_MATCH = 32
+
+
 def newest_matches(queryset: QuerySet, query: str, at_most: int) -> QuerySet:
     """Narrow ``queryset`` to the ``at_most`` newest rows (highest ids) of its table whose
     search text matches ``query``: a bounded candidate set for a short result list."""
@@ -134,15 +138,46 @@ def newest_matches(queryset: QuerySet, query: str, at_most: int) -> QuerySet:
         return queryset.none()
     table = queryset.model._meta.db_table
     if connection.vendor == "postgresql":
-        return queryset.extra(
-            where=[f"{table}.id IN (SELECT {table}.id FROM {table} WHERE {_postgres_condition(table)} "
-                   f"ORDER BY {table}.id DESC LIMIT %s)"],
-            params=[_postgres_tsquery(groups), at_most])
+        return queryset.extra(where=[f"{table}.id = ANY(%s)"],
+                              params=[_postgres_newest_matches(table, _postgres_tsquery(groups), at_most)])
     fts_table = FTS_TABLES[table]
     return queryset.extra(
         where=[f"{table}.id IN (SELECT rowid FROM {fts_table} WHERE {fts_table} MATCH %s "
                "ORDER BY rowid DESC LIMIT %s)"],
         params=[_sqlite_match(groups), at_most])
+
+
+def _postgres_newest_matches(table: str, tsquery: str, at_most: int) -> list[int]:
+    """The ids of the ``at_most`` newest matches on PostgreSQL.
+
+    Its GIN index finds the matches but cannot order them, and asked for the newest the
+    planner walks the primary key backwards and computes ``to_tsvector`` on every row until
+    enough match: 1.6 s for "james" at a million contacts. Reading every match instead
+    fetches each of their rows (0.2 s for 王's 63,000). So the matches are first looked for
+    among the newest ``at_most × NEWEST_WINDOW_PER_MATCH`` ids, where the index and the key
+    range are combined before any row is read (the range bound is a subquery, so the
+    planner does not take the range for a short walk); a window that holds too few is
+    widened once by the density of matches it showed, and only past that (or with none in
+    it) are all matches read. Each is fenced with ``OFFSET 0`` so the planner keeps it
+    apart from the ordering."""
+    condition = _postgres_condition(table)
+    # The newest id comes along (an init plan, apart from the rest): a window reaching back
+    # past the first id holds every match, and nothing wider is read.
+    recent = (f"SELECT id, (SELECT max(id) FROM {table}) FROM (SELECT {table}.id FROM {table} WHERE {condition} "
+              f"AND {table}.id > (SELECT max(id) FROM {table}) - %s OFFSET 0) AS recent ORDER BY id DESC LIMIT %s")
+    window = at_most * NEWEST_WINDOW_PER_MATCH
+    with connection.cursor() as cursor:
+        cursor.execute(recent, [tsquery, window, at_most])
+        rows = cursor.fetchall()
+        if rows and len(rows) < at_most and window < rows[0][1]:
+            window = window * at_most * 3 // (len(rows) * 2)
+            cursor.execute(recent, [tsquery, window, at_most])
+            rows = cursor.fetchall()
+        if len(rows) == at_most or (rows and window >= rows[0][1]):
+            return [row[0] for row in rows]
+        cursor.execute(f"SELECT id FROM (SELECT {table}.id FROM {table} WHERE {condition} OFFSET 0) AS matches "
+                       "ORDER BY id DESC LIMIT %s", [tsquery, at_most])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def phone_from_query(query: str) -> str | None:

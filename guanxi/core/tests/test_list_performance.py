@@ -206,6 +206,24 @@ def test_search_box_for_all_records_looks_at_the_newest_matches_when_there_are_m
     assert names == sorted(contact.full_name for contact in created)[:20]
 
 
+@pytest.mark.parametrize("window_per_match", [1, 3, 100])
+def test_search_box_newest_matches_are_the_same_however_far_back_they_are_looked_for(monkeypatch, admin_user,
+                                                                                      window_per_match):
+    """PostgreSQL looks for the newest matches among the newest ids first, widens that
+    window by the density it found, then reads all matches; whichever way, the candidates
+    are exactly the newest matches (SQLite reads them in id order from its index)."""
+    created = []
+    for number in range(40):  # a 张 every fourth contact, and none among the newest eight
+        name = f"张三{number:02d}" if number % 4 == 0 and number < 32 else f"李四{number:02d}"
+        created.append(services.contact_create(actor=admin_user, data={"full_name": name}))
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 5)
+    monkeypatch.setattr(search, "NEWEST_WINDOW_PER_MATCH", window_per_match)
+    newest = sorted((contact for contact in created if contact.full_name.startswith("张")), key=lambda c: -c.pk)[:5]
+    names = [contact.full_name for contact in selectors.global_search(admin_user, "张").contacts]
+    assert names == sorted(contact.full_name for contact in newest)
+    assert selectors.global_search(admin_user, "王").contacts == []
+
+
 def test_complete_email_addresses_match_exactly_and_partial_ones_as_a_prefix(admin_user, rep):
     mine = services.contact_create(actor=rep, data={"full_name": "Li Lei", "email": "li@example.com"})
     other = services.contact_create(actor=rep, data={"full_name": "Han Meimei", "email": "li@example.community"})
