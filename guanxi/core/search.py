@@ -170,9 +170,11 @@ def _postgres_newest_matches(table: str, tsquery: str, at_most: int) -> list[int
         cursor.execute(recent, [tsquery, window, at_most])
         rows = cursor.fetchall()
         if rows and len(rows) < at_most and window < rows[0][1]:
-            window = window * at_most * 3 // (len(rows) * 2)
-            cursor.execute(recent, [tsquery, window, at_most])
-            rows = cursor.fetchall()
+            wider = window * at_most * 3 // (len(rows) * 2)
+            if wider * 4 < rows[0][1]:  # over a quarter of the ids, the key range costs more than it saves
+                window = wider
+                cursor.execute(recent, [tsquery, window, at_most])
+                rows = cursor.fetchall()
         if len(rows) == at_most or (rows and window >= rows[0][1]):
             return [row[0] for row in rows]
         cursor.execute(f"SELECT id FROM (SELECT {table}.id FROM {table} WHERE {condition} OFFSET 0) AS matches "
