@@ -145,9 +145,8 @@ def test_crash_with_indexes_suspended_then_resume_restores_them(admin_user, peop
     assert_found_by_search(admin_user)
 
 
-def test_migrate_restores_the_indexes_of_a_crashed_import_that_is_never_resumed(admin_user, people_file,
-                                                                               monkeypatch):
-    before, keys_before = index_names(), foreign_keys()
+def crash_bulk_import_after_first_chunk(admin_user, people_file, monkeypatch) -> None:
+    """A bulk import (indexes suspended) killed once its first chunk is committed."""
     monkeypatch.setattr(importing, "BULK_INDEX_MIN_ROWS", 10)
 
     def crash(run, last_row):
@@ -156,6 +155,12 @@ def test_migrate_restores_the_indexes_of_a_crashed_import_that_is_never_resumed(
     with pytest.raises(Crash):
         importing.import_file(actor=admin_user, path=people_file, object_type="contact", chunk_size=CHUNK,
                               after_chunk=crash)
+
+
+def test_migrate_restores_the_indexes_of_a_crashed_import_that_is_never_resumed(admin_user, people_file,
+                                                                               monkeypatch):
+    before, keys_before = index_names(), foreign_keys()
+    crash_bulk_import_after_first_chunk(admin_user, people_file, monkeypatch)
     assert index_names() < before
     # `guanxi migrate` sends post_migrate for the core app, whose receiver repairs this
     from django.apps import apps
@@ -176,14 +181,7 @@ def test_a_row_left_referring_to_a_deleted_record_brings_the_foreign_key_back_fo
     if connection.vendor != "postgresql":
         pytest.skip("SQLite keeps its foreign keys during a bulk import")
     keys_before = foreign_keys()
-    monkeypatch.setattr(importing, "BULK_INDEX_MIN_ROWS", 10)
-
-    def crash(run, last_row):
-        raise Crash("killed after chunk 1")
-
-    with pytest.raises(Crash):
-        importing.import_file(actor=admin_user, path=people_file, object_type="contact", chunk_size=CHUNK,
-                              after_chunk=crash)
+    crash_bulk_import_after_first_chunk(admin_user, people_file, monkeypatch)
     # meanwhile a contact the import wrote is deleted behind its back: no key refuses it, so its
     # phone and email rows stay, referring to nothing
     orphan = Contact.objects.get(external_id="B003")
