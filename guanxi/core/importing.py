@@ -1205,7 +1205,10 @@ def _in_batches(values: list, size: int = 5000) -> Iterator[list]:
 # PostgreSQL plans ``= ANY(array)`` of 10,000 keys as a sequential scan once the table is
 # large (a chunk's lookups then read the whole table, the import's cost growing with its
 # square); arrays of 1,000 keep to the index: 10,000 phone numbers among a million rows are
-# found in 35 ms instead of 200 ms.
+# found in 35 ms instead of 200 ms. While an import fills a table that was empty, its
+# statistics still describe the empty table, so the planner scans it sequentially even for
+# 1,000 keys (37 ms per lookup at 300,000 rows, a third of the write time): the lookups
+# run with sequential scans disabled — every one of them has an index.
 POSTGRES_LOOKUP_BATCH = 1000
 
 
@@ -1219,12 +1222,22 @@ def _rows_where_in(sql: str, values: list) -> list[tuple]:
     postgres = connection.vendor == "postgresql"
     if postgres:  # one array parameter instead of thousands of placeholders
         sql = sql.replace("IN ({})", "= ANY(%s)")
+    if not values:
+        return found
     with connection.cursor() as cursor:
-        for batch in _in_batches(values, POSTGRES_LOOKUP_BATCH if postgres else 5000):
-            if postgres:
-                cursor.execute(sql, [batch])
-            else:
-                cursor.execute(sql.format(", ".join(["%s"] * len(batch))), batch)
+        if postgres:
+            # A transaction-local setting, put back after the lookups (an error rolls the
+            # savepoint back, and the setting with it).
+            with transaction.atomic():
+                cursor.execute("SELECT current_setting('enable_seqscan'), set_config('enable_seqscan', 'off', true)")
+                before = cursor.fetchone()[0]
+                for batch in _in_batches(values, POSTGRES_LOOKUP_BATCH):
+                    cursor.execute(sql, [batch])
+                    found.extend(cursor.fetchall())
+                cursor.execute("SELECT set_config('enable_seqscan', %s, true)", [before])
+            return found
+        for batch in _in_batches(values, 5000):
+            cursor.execute(sql.format(", ".join(["%s"] * len(batch))), batch)
             found.extend(cursor.fetchall())
     return found
 
@@ -2343,6 +2356,7 @@ def _write_all(run: ImportRun, table: TableFile, plan: ImportPlan, actor: User, 
     restore_pragmas = _bulk_pragmas()
     restore_all_suspended_indexes(exclude=run.pk)  # another run that crashed with its indexes dropped
     _suspend_indexes_for(run, plan, total - rows_seen)
+    statistics = _LookupStatistics(plan.object_type, rows_seen)
     try:
         for chunk in chunks:
             counts = RunCounts()
@@ -2374,6 +2388,7 @@ def _write_all(run: ImportRun, table: TableFile, plan: ImportPlan, actor: User, 
                     options={**locked.options, "rows_seen": rows_seen},
                     message=_("%(rows)d rows committed.") % {"rows": rows_seen})
             run.rows_done = last_row
+            statistics.grown_to(rows_seen)
             if progress:
                 progress("import", rows_seen, max(total, rows_seen))
             if after_chunk:
@@ -2397,6 +2412,45 @@ def _write_all(run: ImportRun, table: TableFile, plan: ImportPlan, actor: User, 
                  changes={"file": run.file_name, "sha256": run.file_sha256, "rows": run.total_rows,
                           "created": run.created_count, "updated": run.updated_count,
                           "unchanged": run.unchanged_count, "refused": run.error_count})
+
+
+LOOKUP_STATISTICS_MIN_ROWS = 5000
+# What an import looks its rows up by (external IDs, phones, emails, names): the table it
+# fills first, then the tables and columns whose statistics the lookups' plans need.
+LOOKUP_STATISTICS = {
+    "contact": ("core_contact", ('"core_contactphone" ("number")', '"core_contactemail" ("email")',
+                                 '"core_contact" ("external_id")')),
+    "account": ("core_account", ('"core_account" ("name", "external_id")',)),
+}
+
+
+class _LookupStatistics:
+    """On PostgreSQL, refresh the planner's statistics of the looked-up columns each time
+    the import has doubled the table. An import into an empty table otherwise plans every
+    chunk's lookups with the statistics of the empty table: with sequential scans off (see
+    ``_rows_where_in``) the planner then reads the whole (contact, email) index instead of
+    probing the one on email, 42 ms per 1,000 emails at 300,000 contacts instead of 2 ms."""
+
+    def __init__(self, object_type: str, rows_seen: int):
+        table, self.tables = LOOKUP_STATISTICS.get(object_type, ("", ()))
+        if connection.vendor != "postgresql":
+            self.tables = ()
+        self.rows_at_start = rows_seen
+        self.size_at_start = self.size_when_analyzed = 0
+        if self.tables:
+            with connection.cursor() as cursor:
+                cursor.execute(f'SELECT COUNT(*) FROM "{table}"')
+                self.size_at_start = int(cursor.fetchone()[0])
+            self.size_when_analyzed = max(self.size_at_start, LOOKUP_STATISTICS_MIN_ROWS)
+
+    def grown_to(self, rows_seen: int) -> None:
+        """Called after each committed chunk with the rows the run has seen so far."""
+        size = self.size_at_start + rows_seen - self.rows_at_start
+        if not self.tables or size < 2 * self.size_when_analyzed:
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE " + ", ".join(self.tables))
+        self.size_when_analyzed = size
 
 
 def _bulk_pragmas() -> Callable[[], None]:

@@ -231,3 +231,39 @@ def test_worker_processes_report_bad_cells_by_row_and_column(admin_user, tmp_pat
     assert [(issue.file, issue.row, issue.column) for issue in result.errors] == [
         ("bad.csv", 19, "手机"), ("bad.csv", 27, "邮箱")]
     assert Contact.objects.count() == 0
+
+
+def test_postgresql_refreshes_the_lookup_statistics_as_the_import_doubles_the_table(admin_user, people_file,
+                                                                                   monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's planner needs no statistics to probe the lookup indexes")
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(importing, "LOOKUP_STATISTICS_MIN_ROWS", 10)
+    with CaptureQueriesContext(connection) as queries:
+        result = importing.import_file(actor=admin_user, path=people_file, object_type="contact", chunk_size=CHUNK)
+    assert (result.created, result.error_rows) == (ROWS, 0)
+    analyzed = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("ANALYZE")]
+    # 20 rows doubled the 10 of the floor, 40 doubled 20; 60 does not double 40
+    assert len(analyzed) == 2 and all('"core_contactphone" ("number")' in sql for sql in analyzed)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'core_contactphone'")
+        assert cursor.fetchone()[0] == 2 * CHUNK   # what the last refresh saw
+        # the lookups' planner setting is put back: the rest of the transaction plans as usual
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on"
+    assert Contact.objects.count() == ROWS and ContactPhone.objects.count() == ROWS
+
+
+def test_lookups_on_postgresql_put_back_a_sequential_scan_setting_of_the_session(admin_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        importing._rows_where_in("SELECT number, contact_id FROM core_contactphone WHERE number IN ({})", ["+1"])
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "off"
+        cursor.execute("SET LOCAL enable_seqscan = on")
+        importing._rows_where_in("SELECT number, contact_id FROM core_contactphone WHERE number IN ({})", ["+1"])
+        cursor.execute("SHOW enable_seqscan")
+        assert cursor.fetchone()[0] == "on"
