@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 
@@ -294,19 +295,61 @@ def _index_columns(sql: str) -> str:
     return ",".join(part.split()[0].strip('"') for part in inside.split(",") if part.strip())
 
 
-def restore_indexes(suspended: Sequence[dict]) -> None:
+def _if_not_exists(sql: str) -> str:
+    return sql.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1)
+
+
+def _build_on_own_connection(statements: list[str], failures: list[BaseException]) -> None:
+    """Run ``statements`` on this thread's own connection, each committed by itself."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
+            for statement in statements:
+                cursor.execute(statement)
+    except BaseException as error:  # re-raised by the caller's thread
+        failures.append(error)
+    finally:
+        connection.close()
+
+
+# The full-text GIN index of a million contacts builds a fifth faster in 1 GB than in 256 MB.
+POSTGRES_INDEX_MEMORY = "1GB"
+
+
+def restore_indexes(suspended: Sequence[dict], *, side_connection: bool = False) -> None:
     """Bring back what ``suspend_indexes`` dropped, each index built in one pass over its
-    table; idempotent (a second call, or one after a partial restore, changes nothing)."""
+    table; idempotent (a second call, or one after a partial restore, changes nothing).
+
+    ``side_connection`` (PostgreSQL; only for a caller whose own transaction holds no lock
+    on the tables, i.e. that started outside any transaction): the GIN indexes are built on
+    a second connection while this one builds the B-trees. A GIN build is not parallel
+    (PostgreSQL 15) while the B-tree sorts are, so the two overlap on the cores; at a
+    million contacts the full-text index is a third of the rebuild. Each GIN index is
+    committed on its own; should this transaction fail, the next restore finds it there.
+    """
     if not suspended:
         return
     with connection.cursor() as cursor:
         if is_postgresql():
-            # The full-text GIN index of a million contacts builds a fifth faster in 1 GB than in 256 MB.
-            cursor.execute("SET LOCAL maintenance_work_mem = '1GB'")
+            cursor.execute(f"SET LOCAL maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no DDL while FK checks are pending
-            for item in suspended:
-                if item["kind"] == "index":
-                    cursor.execute(item["sql"].replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
+            indexes = [_if_not_exists(item["sql"]) for item in suspended if item["kind"] == "index"]
+            elsewhere = [sql for sql in indexes if " USING gin " in sql] if side_connection else []
+            failures: list[BaseException] = []
+            side = None
+            if elsewhere and len(elsewhere) < len(indexes):
+                side = threading.Thread(target=_build_on_own_connection, args=(elsewhere, failures),
+                                        name="guanxi-index-build", daemon=True)
+                side.start()
+            try:
+                for sql in indexes:
+                    if side is None or sql not in elsewhere:
+                        cursor.execute(sql)
+            finally:
+                if side is not None:
+                    side.join()
+            if failures:
+                raise failures[0]
             for item in suspended:
                 if item["kind"] == "foreign_key":
                     _add_foreign_key(cursor, item)

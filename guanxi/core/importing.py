@@ -2504,7 +2504,9 @@ def _suspend_indexes_for(run: ImportRun, plan: ImportPlan, rows_to_write: int) -
 def restore_suspended_indexes(run: ImportRun) -> None:
     """Rebuild what ``run`` suspended, and forget it: the indexes in one transaction, then
     the foreign keys in a short one of their own (adding a key back locks the referenced
-    table, users or accounts, against writes until it commits)."""
+    table, users or accounts, against writes until it commits). Called outside any
+    transaction, PostgreSQL builds the full-text index on a second connection meanwhile."""
+    side_connection = not connection.in_atomic_block
     for kinds in (("index", "trigger", "fts"), ("foreign_key",)):
         with transaction.atomic():
             locked = ImportRun.objects.select_for_update().get(pk=run.pk)
@@ -2514,7 +2516,7 @@ def restore_suspended_indexes(run: ImportRun) -> None:
             now = [item for item in suspended if item["kind"] in kinds]
             if not now:
                 continue
-            bulk_writes.restore_indexes(now)
+            bulk_writes.restore_indexes(now, side_connection=side_connection)
             locked.options = {**locked.options,
                               "suspended_indexes": [item for item in suspended if item["kind"] not in kinds]}
             ImportRun.objects.filter(pk=run.pk).update(options=locked.options)

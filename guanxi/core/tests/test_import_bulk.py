@@ -267,3 +267,48 @@ def test_lookups_on_postgresql_put_back_a_sequential_scan_setting_of_the_session
         importing._rows_where_in("SELECT number, contact_id FROM core_contactphone WHERE number IN ({})", ["+1"])
         cursor.execute("SHOW enable_seqscan")
         assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_builds_the_full_text_index_on_a_second_connection_after_a_committed_import(
+        admin_user, people_file, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite builds its indexes on the one writing connection")
+    from guanxi.core import bulk_writes
+
+    before = index_names()
+    built_elsewhere = []
+    original = bulk_writes._build_on_own_connection
+
+    def recording(statements, failures):
+        built_elsewhere.extend(statements)
+        original(statements, failures)
+
+    monkeypatch.setattr(bulk_writes, "_build_on_own_connection", recording)
+    monkeypatch.setattr(importing, "BULK_INDEX_MIN_ROWS", 10)
+    result = importing.import_file(actor=admin_user, path=people_file, object_type="contact", chunk_size=CHUNK)
+    assert (result.created, result.error_rows) == (ROWS, 0)
+    assert len(built_elsewhere) == 1 and " USING gin " in built_elsewhere[0]
+    assert index_names() == before
+    assert ImportRun.objects.get().options["suspended_indexes"] == []
+    assert_found_by_search(admin_user)
+
+
+def test_a_failed_index_build_on_the_second_connection_fails_the_restore_and_keeps_the_list(
+        admin_user, people_file, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only")
+    from guanxi.core import bulk_writes
+
+    def failing(statements, failures):
+        failures.append(RuntimeError("the second connection went away"))
+
+    monkeypatch.setattr(bulk_writes, "_build_on_own_connection", failing)
+    suspended = [{"kind": "index", "table": "core_contact", "name": "x_gin",
+                  "sql": "CREATE INDEX x_gin ON public.core_contact USING gin (to_tsvector('simple'::regconfig, full_name))"},
+                 {"kind": "index", "table": "core_contact", "name": "x_btree",
+                  "sql": "CREATE INDEX x_btree ON public.core_contact USING btree (full_name)"}]
+    with pytest.raises(RuntimeError, match="went away"):
+        with transaction.atomic():
+            bulk_writes.restore_indexes(suspended, side_connection=True)
+    assert "x_btree" not in index_names()   # the failed restore's transaction built nothing
