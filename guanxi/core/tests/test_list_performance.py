@@ -18,6 +18,7 @@ import pytest
 from django import forms
 from django.template.defaultfilters import date as date_filter
 from django.test import Client
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone, translation
 
@@ -223,6 +224,47 @@ def test_search_box_newest_matches_are_the_same_however_far_back_they_are_looked
     names = [contact.full_name for contact in selectors.global_search(admin_user, "张").contacts]
     assert names == sorted(contact.full_name for contact in newest)
     assert selectors.global_search(admin_user, "王").contacts == []
+
+
+@pytest.mark.parametrize("estimate", [None, (0.0001, 40.0), (0.02, 40.0), (0.02, 100_000.0), (0.5, 40.0)])
+def test_search_box_newest_matches_are_the_same_whatever_the_statistics_estimate(monkeypatch, admin_user,
+                                                                                 estimate):
+    """On PostgreSQL the statistics' estimate of the matching share picks the first window
+    (or reading all matches at once); a wrong estimate may cost time, never results."""
+    created = []
+    for number in range(40):  # a 张 every fourth contact, and none among the newest eight
+        name = f"张三{number:02d}" if number % 4 == 0 and number < 32 else f"李四{number:02d}"
+        created.append(services.contact_create(actor=admin_user, data={"full_name": name}))
+    monkeypatch.setattr(selectors, "SEARCH_CANDIDATES", 5)
+    monkeypatch.setattr(search, "NEWEST_WINDOW_PER_MATCH", 3)
+    monkeypatch.setattr(search, "_estimated_matches", lambda table, groups: estimate)
+    newest = sorted((contact for contact in created if contact.full_name.startswith("张")), key=lambda c: -c.pk)[:5]
+    names = [contact.full_name for contact in selectors.global_search(admin_user, "张").contacts]
+    assert names == sorted(contact.full_name for contact in newest)
+    assert selectors.global_search(admin_user, "王").contacts == []
+
+
+def test_postgresql_estimates_a_words_share_from_the_planner_statistics(monkeypatch, admin_user):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's full-text index gives the newest matches in order; no estimate is needed")
+    for number in range(40):
+        name = f"张三{number:02d}" if number % 4 == 0 else f"Anna Smith{number:02d}"
+        services.contact_create(actor=admin_user, data={"full_name": name})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE core_contact")
+    monkeypatch.setattr(search, "_common_terms", {})   # statistics read by earlier tests are stale
+    share, rows = search._estimated_matches("core_contact", search._word_groups("张"))
+    assert rows == 40 and share == pytest.approx(10 / 40, abs=0.02)
+    # a prefix counts every listed term it starts, plus the unlisted ones once
+    share, _rows = search._estimated_matches("core_contact", search._word_groups("smi"))
+    assert share >= 30 / 40
+    # two words: the rarer one bounds the share
+    share, _rows = search._estimated_matches("core_contact", search._word_groups("张 anna"))
+    assert share == pytest.approx(10 / 40, abs=0.02)
+    # no statistics (a table never analyzed): no estimate, the windows are found as before
+    monkeypatch.setattr(search, "_common_terms", {})
+    monkeypatch.setattr(search, "POSTGRES_VECTOR_COLUMNS", {})
+    assert search._estimated_matches("core_contact", search._word_groups("张")) is None
 
 
 def test_complete_email_addresses_match_exactly_and_partial_ones_as_a_prefix(admin_user, rep):
