@@ -333,18 +333,18 @@ def restore_indexes(suspended: Sequence[dict], *, side_connection: bool = False)
         if is_postgresql():
             cursor.execute(f"SET LOCAL maintenance_work_mem = '{POSTGRES_INDEX_MEMORY}'")
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no DDL while FK checks are pending
-            indexes = [_if_not_exists(item["sql"]) for item in suspended if item["kind"] == "index"]
-            elsewhere = [sql for sql in indexes if " USING gin " in sql] if side_connection else []
+            here = [_if_not_exists(item["sql"]) for item in suspended if item["kind"] == "index"]
+            elsewhere = [sql for sql in here if " USING gin " in sql] if side_connection else []
             failures: list[BaseException] = []
             side = None
-            if elsewhere and len(elsewhere) < len(indexes):
+            if elsewhere and len(elsewhere) < len(here):
+                here = [sql for sql in here if sql not in elsewhere]
                 side = threading.Thread(target=_build_on_own_connection, args=(elsewhere, failures),
                                         name="guanxi-index-build", daemon=True)
                 side.start()
             try:
-                for sql in indexes:
-                    if side is None or sql not in elsewhere:
-                        cursor.execute(sql)
+                for sql in here:
+                    cursor.execute(sql)
             finally:
                 if side is not None:
                     side.join()

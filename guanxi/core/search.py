@@ -25,7 +25,6 @@ looking after the newest few thousand matches (see ``selectors.global_search``).
 from __future__ import annotations
 
 import re
-import threading
 import time
 
 from django.db import connection
@@ -160,10 +159,20 @@ def filter_full_text(queryset: QuerySet, query: str, few_matches: int | None = N
 NEWEST_WINDOW_PER_MATCH = 32
 
 
+def _window_for(at_most: int, density: float) -> int:
+    """Ids a window of the newest needs to hold half as many matches again as ``at_most``
+    where ``density`` of the ids match."""
+    return int(at_most * 3 / (2 * density))
+
+
+def _worth_a_window(window: float, ids: float) -> bool:
+    # Over a quarter of the ids, the key range costs more than it saves.
+    return window * 4 < ids
+
+
 # How long a process trusts the planner statistics it read for that choice.
 COMMON_TERMS_SECONDS = 600
 _common_terms: dict[str, tuple[float, dict[str, float], float, float]] = {}
-_common_terms_lock = threading.Lock()
 
 
 def _postgres_common_terms(table: str) -> tuple[dict[str, float], float, float] | None:
@@ -187,9 +196,7 @@ def _postgres_common_terms(table: str) -> tuple[dict[str, float], float, float] 
         if row and row[0] and row[1]:
             terms, rows = dict(zip(row[0], row[1])), float(row[2])
             floor = min(terms.values())
-        cached = (now, terms, floor, rows)
-        with _common_terms_lock:
-            _common_terms[table] = cached
+        cached = _common_terms[table] = (now, terms, floor, rows)
     _when, terms, floor, rows = cached
     return (terms, floor, rows) if terms and rows > 0 else None
 
@@ -264,8 +271,8 @@ def _postgres_newest_matches(table: str, tsquery: str, at_most: int,
     window = at_most * NEWEST_WINDOW_PER_MATCH
     if estimate is not None and estimate[0] * NEWEST_WINDOW_PER_MATCH < 1:
         share, rows = estimate
-        wider = int(at_most * 3 / (2 * share)) if share > 0 else int(rows) + 1
-        if wider * 4 >= rows:
+        wider = _window_for(at_most, share) if share > 0 else int(rows) + 1
+        if not _worth_a_window(wider, rows):
             return _postgres_all_matches_newest(table, condition, tsquery, at_most)
         window = wider
     # The newest id comes along (an init plan, apart from the rest): a window reaching back
@@ -276,8 +283,8 @@ def _postgres_newest_matches(table: str, tsquery: str, at_most: int,
         cursor.execute(recent, [tsquery, window, at_most])
         rows = cursor.fetchall()
         if rows and len(rows) < at_most and window < rows[0][1]:
-            wider = window * at_most * 3 // (len(rows) * 2)
-            if wider * 4 < rows[0][1]:  # over a quarter of the ids, the key range costs more than it saves
+            wider = _window_for(at_most, len(rows) / window)
+            if _worth_a_window(wider, rows[0][1]):
                 window = wider
                 cursor.execute(recent, [tsquery, window, at_most])
                 rows = cursor.fetchall()

@@ -305,7 +305,8 @@ def test_a_failed_index_build_on_the_second_connection_fails_the_restore_and_kee
 
     monkeypatch.setattr(bulk_writes, "_build_on_own_connection", failing)
     suspended = [{"kind": "index", "table": "core_contact", "name": "x_gin",
-                  "sql": "CREATE INDEX x_gin ON public.core_contact USING gin (to_tsvector('simple'::regconfig, full_name))"},
+                  "sql": "CREATE INDEX x_gin ON public.core_contact "
+                         "USING gin (to_tsvector('simple'::regconfig, full_name))"},
                  {"kind": "index", "table": "core_contact", "name": "x_btree",
                   "sql": "CREATE INDEX x_btree ON public.core_contact USING btree (full_name)"}]
     with pytest.raises(RuntimeError, match="went away"):

@@ -157,7 +157,8 @@ def test_full_text_filter_reads_and_sorts_more_matches_for_all_records_by_name(m
     date, or within a rep's own records, the walk stays the cheaper way."""
     bounds = []
     monkeypatch.setattr(search, "_match_count", lambda table, groups, at_most: bounds.append(at_most) or 0)
-    monkeypatch.setattr(search, "_postgres_few_matches", lambda table, groups, at_most: bounds.append(at_most + 1) or [])
+    monkeypatch.setattr(search, "_postgres_few_matches",
+                        lambda table, groups, at_most: bounds.append(at_most + 1) or [])
     for user, sort in ((admin_user, "name"), (admin_user, "stage"), (admin_user, "-updated"), (rep, "name")):
         selectors.contact_list(user, selectors.ContactFilters(query="王"), sort)
         selectors.account_list(user, selectors.AccountFilters(query="华强"), sort)
